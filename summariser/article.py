@@ -1,0 +1,44 @@
+"""The Article value: text plus where it came from. Pure data; reading files lives in sources.py."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .schema import SourceInfo
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article's text and origin. ``sha256`` identifies the text across runs (cache key)."""
+
+    text: str
+    source: str | None = None
+    title: str | None = None
+    published: datetime | None = None
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", sha256_text(self.text))
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: the path or URL, else the start of the hash."""
+        return self.source or f"<text {self.sha256[:12]}>"
+
+    def source_info(self) -> SourceInfo:
+        return SourceInfo(path=self.source, sha256=self.sha256, length=len(self.text))
+
+
+def cache_key(*, article_sha256: str, prompt_sha256: str, model: str, schema_version: str) -> str:
+    """The identity of a summary: same text + prompt file + model + schema = same result.
+
+    Used by the store's cache, by batch ``custom_id``s, and by briefings to find done work.
+    """
+    material = "\x1f".join((article_sha256, prompt_sha256, model, schema_version))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()

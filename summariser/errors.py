@@ -1,0 +1,121 @@
+"""The exception tree. Every error summariser raises on purpose derives from SummariserError.
+
+    SummariserError
+    ├── InputError            bad article input (missing, empty, binary, not UTF-8, too long)
+    ├── ConfigError           bad settings: unknown prompt, bad flag value, missing endpoint
+    ├── PromptError           a prompt template that cannot be loaded or rendered
+    ├── ModelError            the embedded model: weights missing, checksum mismatch, server failed
+    ├── StoreError            the run store (SQLite) cannot be opened or written
+    ├── ExportError           an export record failed validation; nothing was written
+    └── LLMError              talking to the model failed (carries attempts and usage)
+        ├── AuthError             401/403: the key is missing or wrong
+        ├── BadRequestError       400 the server will never accept as sent
+        ├── ContextLengthError    the article does not fit the model's context window
+        ├── RefusalError          the model refused to answer
+        ├── TruncationError       the reply hit the token limit even after raising it once
+        ├── TransportError        429/5xx/timeouts still failing after the retry budget
+        └── SummaryFailed         replies still invalid or ungrounded after --max-attempts
+
+Messages are one line and say what to do next; the CLI prints them as ``Error: ...``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SummariserError(Exception):
+    """Root of every error summariser raises on purpose."""
+
+    exit_code: int = 1
+
+
+class InputError(SummariserError):
+    """An article cannot be read or is not usable text."""
+
+
+class ConfigError(SummariserError):
+    """Settings are invalid or incomplete."""
+
+    exit_code = 2
+
+
+class PromptError(SummariserError):
+    """A prompt template cannot be found, loaded or rendered."""
+
+    exit_code = 2
+
+
+class ModelError(SummariserError):
+    """The embedded local model cannot be assembled, verified or served."""
+
+
+class StoreError(SummariserError):
+    """The run store cannot be opened, migrated or written."""
+
+
+class ExportError(SummariserError):
+    """An export failed; nothing was written."""
+
+
+class LLMError(SummariserError):
+    """Talking to the model failed.
+
+    Carries what the failed work cost so retries are never invisible: ``attempts`` (replies
+    received), ``usage`` (tokens summed over every attempt) and ``last_reply`` (raw text).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int = 0,
+        usage: Any = None,
+        last_reply: str | None = None,
+        errors: list[str] | None = None,
+        attempt_log: list[Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+        self.usage = usage
+        self.last_reply = last_reply
+        self.errors = list(errors or [])
+        self.attempt_log = list(attempt_log or [])
+
+    def with_cost(self, *, attempts: int, usage: Any, attempt_log: list[Any] | None = None) -> "LLMError":
+        """Attach the cost of the work done so far (used by the retry loop before re-raising)."""
+        self.attempts = attempts
+        self.usage = usage
+        if attempt_log is not None:
+            self.attempt_log = list(attempt_log)
+        return self
+
+
+class AuthError(LLMError):
+    """The endpoint rejected the credentials (401/403)."""
+
+    exit_code = 2
+
+
+class BadRequestError(LLMError):
+    """The endpoint rejected the request as malformed (400/404/422)."""
+
+
+class ContextLengthError(LLMError):
+    """The article does not fit the model's context window."""
+
+
+class RefusalError(LLMError):
+    """The model refused to produce a summary."""
+
+
+class TruncationError(LLMError):
+    """The reply was cut off by the token limit."""
+
+
+class TransportError(LLMError):
+    """Rate limits, server errors or timeouts outlasted the retry budget."""
+
+
+class SummaryFailed(LLMError):
+    """Replies were still invalid or ungrounded when attempts ran out."""
