@@ -97,7 +97,7 @@ class Settings:
         if self.model:
             return self.model
         if self.uses_local_model:
-            return LOCAL_MODEL_NAME
+            return self.local_model.stem if self.local_model else LOCAL_MODEL_NAME
         if self.base_url is None or "api.openai.com" in self.base_url:
             return OPENAI_DEFAULT_MODEL
         raise ConfigError("no model name for this endpoint: pass --model NAME or set SUMMARISER_MODEL")

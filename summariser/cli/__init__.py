@@ -1,0 +1,111 @@
+"""The ``summariser`` command line: thin commands over the library, one error boundary.
+
+Exit codes: 0 success; 1 some work failed (the rest was still done and written);
+2 usage or configuration error; 3 a briefing was produced but some articles failed (partial);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+
+from ..errors import SummariserError
+from rich.markup import escape
+
+from ._common import err_console
+
+app = typer.Typer(
+    name="summariser",
+    help="Turn news articles into grounded, schema-checked structured summaries with an LLM.\n\n"
+    "With no endpoint configured it serves an embedded local model: no API key needed.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _register() -> None:
+    from . import prompts as prompts_cli
+    from . import summarise as summarise_cli
+
+    app.command("summarise")(summarise_cli.summarise_command)
+    app.add_typer(prompts_cli.app, name="prompts")
+    _optional("schema", "schema_command")
+    _optional("export", "export_command")
+    _optional("eval", "eval_command")
+    _optional("briefing", "briefing_command")
+    _optional_group("runs")
+    _optional_group("model")
+    _optional_group("batch")
+
+
+def _optional(module: str, function: str) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"{__name__}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{module}":
+            raise
+        return
+    app.command(module)(getattr(mod, function))
+
+
+def _optional_group(module: str) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"{__name__}.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{module}":
+            raise
+        return
+    app.add_typer(mod.app, name=module)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: run the app and turn errors into one line and an exit code."""
+    debug = os.environ.get("SUMMARISER_DEBUG") not in (None, "", "0")
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="summariser", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("Interrupted.")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SummariserError as exc:
+        if debug:
+            traceback.print_exc()
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+        return exc.exit_code
+    except Exception as exc:  # the boundary: no traceback unless asked
+        if debug:
+            traceback.print_exc()
+        else:
+            err_console.print(
+                f"[bold red]Error:[/] unexpected {type(exc).__name__}: {escape(str(exc))} (rerun with SUMMARISER_DEBUG=1 for a traceback)",
+                markup=True,
+                soft_wrap=True,
+            )
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

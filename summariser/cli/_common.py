@@ -1,0 +1,40 @@
+"""Shared CLI plumbing: consoles, common options, settings from flags."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..config import Settings
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1. Unset (and no OPENAI_API_KEY): the embedded local model.", show_default=False),
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", envvar="SUMMARISER_MODEL", help="Model name sent to the endpoint.", show_default=False)]
+PromptOpt = Annotated[str | None, typer.Option("--prompt", "-p", help="Prompt template NAME[@VERSION]; default: the newest 'article' version.", show_default=False)]
+DbOpt = Annotated[Path | None, typer.Option("--db", envvar="SUMMARISER_DB", help="Run store (SQLite) path. Default: summariser.db in the data dir.", show_default=False)]
+LocalModelOpt = Annotated[Path | None, typer.Option("--local-model", envvar="SUMMARISER_LOCAL_MODEL", help="A GGUF file to serve instead of the bundled model.", show_default=False)]
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Settings from flags (None = not given) > environment > config file > defaults."""
+    return Settings.load(**flags)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def print_json(data: Any) -> None:
+    """Compact JSON on stdout, one document per line (so several make JSON Lines)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,52 @@
+"""``summariser prompts``: list, show and diff the versioned prompt templates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from ..prompts import diff_prompts, list_prompts, load_prompt
+from ._common import console
+
+app = typer.Typer(help="List, show and compare the versioned prompt templates.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_command() -> None:
+    """List every prompt version; the newest of each name is the default.
+
+    Example: summariser prompts list
+    """
+    prompts = list_prompts()
+    newest = {p.name: p.version for p in prompts}
+    table = Table("Prompt", "Default", "sha256", "Description")
+    for p in prompts:
+        table.add_row(p.ref, "yes" if newest[p.name] == p.version else "", p.sha256[:12], p.description)
+    console.print(table)
+
+
+@app.command("show")
+def show_command(ref: Annotated[str, typer.Argument(help="NAME or NAME@VERSION, e.g. article@1")]) -> None:
+    """Print a prompt template file with its version and hash.
+
+    Example: summariser prompts show article@2
+    """
+    prompt = load_prompt(ref)
+    console.print(f"[bold]{prompt.ref}[/]  sha256 {prompt.sha256}  ({prompt.path})")
+    console.print(Syntax(prompt.text, "toml", word_wrap=True))
+
+
+@app.command("diff")
+def diff_command(
+    a: Annotated[str, typer.Argument(help="Older prompt, e.g. article@1")],
+    b: Annotated[str, typer.Argument(help="Newer prompt, e.g. article@2")],
+) -> None:
+    """Show what changed between two prompt versions (unified diff).
+
+    Example: summariser prompts diff article@1 article@2
+    """
+    text = diff_prompts(load_prompt(a), load_prompt(b))
+    console.print(Syntax(text or "(identical)\n", "diff", word_wrap=True))

@@ -1,0 +1,174 @@
+"""``summariser summarise``: one or many articles to structured summaries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ..errors import AuthError, InputError
+from ..extract import Outcome, Summariser
+from ..sources import expand_paths, load_input
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json, stdout_is_terminal
+from .display import render_summary
+
+
+class Format(str, Enum):
+    auto = "auto"
+    text = "text"
+    json = "json"
+
+
+class Mode(str, Enum):
+    auto = "auto"
+    json_schema = "json_schema"
+    json_object = "json_object"
+
+
+def _out_name(outcome: Outcome, used: set[str]) -> str:
+    stem = Path(outcome.article.source).stem if outcome.article.source else "stdin"
+    stem = re.sub(r"[^\w.-]+", "_", stem) or "article"
+    name, n = f"{stem}.json", 2
+    while name in used:
+        name, n = f"{stem}-{n}.json", n + 1
+    used.add(name)
+    return name
+
+
+def write_json_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def summarise_command(
+    articles: Annotated[list[str], typer.Argument(help="Article files (.txt, .md, .html), directories of them, or - for stdin.", show_default=False)],
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file per article into this directory.", show_default=False)] = None,
+    prompt: PromptOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="Structured output: json_schema (strict, grammar-enforced), json_object (schema in the prompt), or auto (json_schema, falling back to json_object if the server rejects it).")] = Mode.auto,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=10, help="Replies to try before giving up; failures are fed back to the model.")] = 3,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail an article when any quote stays ungrounded, instead of keeping those items out.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached results and call the model again.")] = False,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not read or write the run store (no cache, no history).")] = False,
+    db: DbOpt = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model).")] = 1,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one reply.")] = 120.0,
+    local_model: LocalModelOpt = None,
+) -> None:
+    """Summarise articles into grounded, schema-checked JSON.
+
+    Every quote is checked against the article; failures are sent back to the model and retried.
+    Results are cached in the run store: summarising the same text again costs no model call.
+
+    Examples:
+
+      summariser summarise seeds/reuters-moscow-beijing-ukraine.txt
+
+      summariser summarise seeds/*.txt --out summaries/
+
+      curl -s https://example.com/story | summariser summarise - --format json
+
+      OPENAI_API_KEY=sk-... summariser summarise story.txt --model gpt-4o-mini --prompt article@1
+    """
+    settings = load_settings(
+        prompt=prompt,
+        model=model,
+        base_url=base_url,
+        mode=mode.value,
+        max_attempts=max_attempts,
+        strict=strict,
+        db_path=db,
+        concurrency=concurrency,
+        timeout_s=timeout,
+        local_model=local_model,
+    )
+    as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"--out {out} is a file: pass a directory")
+        out.mkdir(parents=True, exist_ok=True)
+
+    loaded, failures = [], 0
+    for item in expand_paths(articles):
+        try:
+            loaded.append(load_input(item))
+        except InputError as exc:
+            failures += 1
+            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
+
+    store = None
+    if not no_store and loaded:
+        from ..store import Store
+
+        store = Store(settings.store_path)
+    used: set[str] = set()
+    try:
+        with Summariser(settings, store=store) as summariser:
+            for outcome in _run_all(summariser, loaded, refresh=refresh, progress=not as_json and len(loaded) > 1):
+                if isinstance(outcome.error, AuthError):
+                    raise outcome.error  # the same for every article: stop now
+                if outcome.error is not None:
+                    failures += 1
+                    _report_failure(outcome)
+                    continue
+                assert outcome.summary is not None
+                payload = outcome.summary.model_dump(mode="json")
+                if out is not None:
+                    write_json_atomic(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+                if as_json:
+                    print_json(payload)
+                else:
+                    render_summary(console, outcome.summary, cached=outcome.cached)
+    finally:
+        if store is not None:
+            store.close()
+    if out is not None and not as_json:
+        err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''} to {out}/")
+    if failures:
+        err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if loaded else "."))
+        raise typer.Exit(1)
+
+
+def _report_failure(outcome: Outcome) -> None:
+    exc = outcome.error
+    label = outcome.article.label
+    cost = ""
+    if exc is not None and getattr(exc, "attempts", 0):
+        usage = getattr(exc, "usage", None)
+        tokens = f", {usage.total_tokens:,} tokens" if usage is not None else ""
+        cost = f" ({exc.attempts} attempt{'s' if exc.attempts != 1 else ''}{tokens})"
+    err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(str(exc))}{cost}")
+
+
+def _run_all(summariser: Summariser, articles: list, *, refresh: bool, progress: bool):
+    """Yield outcomes as they finish; sequential on one worker, async beyond."""
+    if not articles:
+        return
+    status = err_console.status(f"Summarising {len(articles)} articles…") if progress and err_console.is_terminal else None
+    if status:
+        status.start()
+    try:
+        if summariser.settings.concurrency == 1:
+            for i, article in enumerate(articles, 1):
+                if status:
+                    status.update(f"Summarising {escape(article.label)} ({i}/{len(articles)})…")
+                yield summariser.run(article, refresh=refresh)
+            return
+
+        async def collect() -> list[Outcome]:
+            return [o async for o in summariser.arun_many(articles, refresh=refresh)]
+
+        yield from asyncio.run(collect())
+    finally:
+        if status:
+            status.stop()

@@ -1,0 +1,283 @@
+"""summarise_article(): render -> call -> validate -> ground -> re-ask, driven by tenacity.
+
+The only module that runs the re-ask loop. Transport retries live in llm.py; the conversation
+rules in session.py; this module wires them to an endpoint (remote, or the embedded model) and to
+the run store's cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt
+
+from .article import Article
+from .config import Settings
+from .errors import LLMError, SummariserError
+from .prompts import Prompt, load_prompt
+from .schema import ArticleSummary
+from .session import ArticleTask, ReplyRejected, Session, build_summary, summary_key
+
+if TYPE_CHECKING:
+    from .llm import ChatClient
+    from .store import Store
+
+
+@dataclass
+class Outcome:
+    """What happened to one article: a summary (maybe from the cache) or an error."""
+
+    article: Article
+    summary: ArticleSummary | None = None
+    error: SummariserError | None = None
+    cached: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.summary is not None
+
+
+def _reasking(exc: BaseException) -> bool:
+    return isinstance(exc, ReplyRejected)
+
+
+class Summariser:
+    """Summarise articles with one settings object, one prompt and one (reused) connection.
+
+    >>> with Summariser(Settings.load(base_url="http://127.0.0.1:8000/v1", model="m")) as s:
+    ...     summary = s.summarise("(Reuters) - ...")
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        prompt: Prompt | str | None = None,
+        store: "Store | None" = None,
+        client: "ChatClient | None" = None,
+    ) -> None:
+        self.settings = settings or Settings.load()
+        ref = prompt if prompt is not None else self.settings.prompt
+        self.prompt = ref if isinstance(ref, Prompt) else load_prompt(ref)
+        self.store = store
+        self._client = client
+        self._mode: str | None = None if self.settings.mode == "auto" else self.settings.mode
+        self._endpoint: Settings | None = None
+
+    # -- endpoint ----------------------------------------------------------------------
+    def endpoint(self) -> Settings:
+        """Settings pointed at a live endpoint: the configured one, or the embedded model's server."""
+        if self._endpoint is None:
+            if self.settings.uses_local_model:
+                from .local import shared_server
+
+                server = shared_server(self.settings)
+                self._endpoint = self.settings.with_endpoint(server.base_url, self.settings.model_name)
+            else:
+                self._endpoint = self.settings
+        return self._endpoint
+
+    @property
+    def client(self) -> "ChatClient":
+        if self._client is None:
+            from .llm import ChatClient
+
+            self._client = ChatClient(self.endpoint())
+        return self._client
+
+    @property
+    def model(self) -> str:
+        return self.settings.model_name
+
+    def key_for(self, article: Article) -> str:
+        return summary_key(article, self.prompt, self.model)
+
+    def _session(self, article: Article) -> Session:
+        task = ArticleTask(article, fuzzy_threshold=self.settings.fuzzy_threshold)
+        return Session(
+            task,
+            self.prompt,
+            model=self.model,
+            mode=self._mode or "json_schema",
+            max_attempts=self.settings.max_attempts,
+            strict=self.settings.strict,
+        )
+
+    def _cached(self, article: Article, refresh: bool) -> Outcome | None:
+        if self.store is None or refresh:
+            return None
+        hit = self.store.get_cached(self.key_for(article))
+        return Outcome(article, summary=hit, cached=True) if hit is not None else None
+
+    def _start_run(self, article: Article) -> int | None:
+        if self.store is None:
+            return None
+        self.store.save_article(article)
+        return self.store.start_run(
+            article=article,
+            cache_key=self.key_for(article),
+            prompt=self.prompt.ref,
+            prompt_sha256=self.prompt.sha256,
+            model=self.model,
+            endpoint=self.endpoint().endpoint_host,
+            params={"mode": self._mode or self.settings.mode, "max_attempts": self.settings.max_attempts, "strict": self.settings.strict},
+        )
+
+    def _finish(self, run_id: int | None, session: Session, article: Article, started: float, exc: BaseException | None) -> Outcome:
+        duration = time.monotonic() - started
+        if exc is None:
+            summary = build_summary(session, article, endpoint=self.endpoint().endpoint_host, duration_s=duration)
+            outcome = Outcome(article, summary=summary)
+        else:
+            if isinstance(exc, LLMError) and not exc.attempt_log:
+                exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
+            outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)))
+        if self.store is not None and run_id is not None:
+            for attempt in session.attempts:
+                self.store.add_attempt(run_id, attempt)
+            self.store.finish_run(
+                run_id,
+                summary=outcome.summary,
+                error=None if outcome.ok else str(outcome.error),
+                attempts=len(session.attempts),
+                usage=session.usage,
+                duration_s=duration,
+            )
+        return outcome
+
+    def _fallback_mode(self, session: Session, exc: Exception) -> bool:
+        from .llm import ResponseFormatUnsupported
+
+        if isinstance(exc, ResponseFormatUnsupported) and self.settings.mode == "auto" and session.mode == "json_schema":
+            self._mode = "json_object"
+            session.set_mode("json_object")
+            return True
+        return False
+
+    # -- sync --------------------------------------------------------------------------
+    def run(self, article: Article | str, *, refresh: bool = False) -> Outcome:
+        """Summarise one article; never raises a SummariserError (it is in ``Outcome.error``)."""
+        article = article if isinstance(article, Article) else Article(article)
+        cached = self._cached(article, refresh)
+        if cached is not None:
+            return cached
+        run_id = self._start_run(article)
+        session, started = self._session(article), time.monotonic()
+        try:
+            for attempt in Retrying(stop=stop_after_attempt(self.settings.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
+                with attempt:
+                    try:
+                        reply = self.client.complete(session.request())
+                    except LLMError as exc:
+                        if self._fallback_mode(session, exc):
+                            raise ReplyRejected([str(exc)], reask=False) from None
+                        raise
+                    session.accept(reply)
+        except SummariserError as exc:
+            return self._finish(run_id, session, article, started, exc)
+        return self._finish(run_id, session, article, started, None)
+
+    def summarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
+        """Summarise one article or raise the SummariserError that stopped it."""
+        outcome = self.run(article, refresh=refresh)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.summary is not None
+        return outcome.summary
+
+    # -- async -------------------------------------------------------------------------
+    async def arun(self, article: Article | str, *, refresh: bool = False) -> Outcome:
+        article = article if isinstance(article, Article) else Article(article)
+        cached = self._cached(article, refresh)
+        if cached is not None:
+            return cached
+        run_id = self._start_run(article)
+        session, started = self._session(article), time.monotonic()
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(self.settings.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
+                with attempt:
+                    try:
+                        reply = await self.client.acomplete(session.request())
+                    except LLMError as exc:
+                        if self._fallback_mode(session, exc):
+                            raise ReplyRejected([str(exc)], reask=False) from None
+                        raise
+                    session.accept(reply)
+        except SummariserError as exc:
+            return self._finish(run_id, session, article, started, exc)
+        return self._finish(run_id, session, article, started, None)
+
+    async def asummarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
+        outcome = await self.arun(article, refresh=refresh)
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.summary is not None
+        return outcome.summary
+
+    async def arun_many(self, articles: Iterable[Article], *, refresh: bool = False) -> AsyncIterator[Outcome]:
+        """Summarise many articles with at most ``settings.concurrency`` in flight, yielding as they finish."""
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+
+        async def one(article: Article) -> Outcome:
+            async with semaphore:
+                return await self.arun(article, refresh=refresh)
+
+        tasks = [asyncio.ensure_future(one(a)) for a in articles]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> "Summariser":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def summarise_article(
+    text: str | Article,
+    *,
+    settings: Settings | None = None,
+    source: str | None = None,
+    prompt: Prompt | str | None = None,
+    store: "Store | None" = None,
+    refresh: bool = False,
+) -> ArticleSummary:
+    """Summarise one article's text into a grounded ``ArticleSummary`` (raises SummariserError)."""
+    article = text if isinstance(text, Article) else Article(text, source=source)
+    with Summariser(settings, prompt=prompt, store=store) as summariser:
+        return summariser.summarise(article, refresh=refresh)
+
+
+async def asummarise_article(
+    text: str | Article,
+    *,
+    settings: Settings | None = None,
+    source: str | None = None,
+    prompt: Prompt | str | None = None,
+    store: "Store | None" = None,
+    refresh: bool = False,
+) -> ArticleSummary:
+    """The async twin of :func:`summarise_article`."""
+    article = text if isinstance(text, Article) else Article(text, source=source)
+    summariser = Summariser(settings, prompt=prompt, store=store)
+    try:
+        return await summariser.asummarise(article, refresh=refresh)
+    finally:
+        if summariser._client is not None and summariser._client._async is not None:
+            await summariser._client._async.close()
+            summariser._client._async = None
+        summariser.close()

@@ -1,0 +1,170 @@
+"""Check a draft summary against the article text. Pure functions, no I/O.
+
+A quote is grounded when it occurs in the article after normalising case, whitespace, quote
+marks and dashes; failing that, a near-exact fuzzy match (rapidfuzz partial ratio at or above
+the threshold) counts and is reported as ``fuzzy``. Participant names and aliases must occur in
+the article; stance holders must be listed participants; a key fact's quote must share at least
+one content word or number with its statement (a quote that says nothing about the fact does
+not support it).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from .schema import QuoteCheck, QuoteMatch, SummaryDraft
+
+_QUOTE_MARKS = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+        "\u2026": "...", "\u00a0": " ",
+    }
+)
+_SPACES = re.compile(r"\s+")
+_EDGE = " \t\n\"'.,;:!?…"
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "the a an and or but of to in on at for by with from as is are was were be been being has have had "
+    "it its this that these those he she they them his her their we our you your not no said says say "
+    "will would could should may might can also after before about over into than then there which who "
+    "whom what when where while more most some any all other such only very".split()
+)
+MIN_QUOTE_CHARS = 12
+
+
+def normalise(text: str) -> str:
+    """Fold what differs between a faithful copy and the original: case, spacing, quote marks, dashes."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).casefold()
+    return _SPACES.sub(" ", text).strip()
+
+
+def _content_words(text: str) -> set[str]:
+    return {w[:5] for w in _WORD.findall(normalise(text)) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a reply: where, what, and whether dropping the item would fix it."""
+
+    path: str
+    message: str
+    item: str | None = None  # path of the droppable item (e.g. "stances[1]"), None if not droppable
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass
+class GroundingResult:
+    verified: list[QuoteCheck] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    quotes_checked: int = 0
+
+    @property
+    def rate(self) -> float:
+        return len(self.verified) / self.quotes_checked if self.quotes_checked else 1.0
+
+
+class ArticleText:
+    """An article prepared once for many lookups (normalised text is computed a single time)."""
+
+    def __init__(self, text: str, *, fuzzy_threshold: float = 95.0) -> None:
+        self.text = text
+        self.normalised = normalise(text)
+        self.fuzzy_threshold = fuzzy_threshold
+
+    def find_quote(self, quote: str) -> tuple[QuoteMatch, float] | None:
+        if quote and quote in self.text:
+            return "exact", 100.0
+        needle = normalise(quote).strip(_EDGE)
+        if not needle:
+            return None
+        if needle in self.normalised:
+            return "normalised", 100.0
+        if len(needle) >= MIN_QUOTE_CHARS:
+            score = fuzz.partial_ratio(needle, self.normalised, score_cutoff=self.fuzzy_threshold)
+            if score:
+                return "fuzzy", round(score, 1)
+        return None
+
+    def has_name(self, name: str) -> bool:
+        needle = normalise(name).strip(_EDGE)
+        if not needle:
+            return False
+        if needle in self.normalised:
+            return True
+        if len(needle) >= 5:
+            return fuzz.partial_ratio(needle, self.normalised, score_cutoff=90) > 0
+        return False
+
+
+def check_draft(draft: SummaryDraft, article: ArticleText) -> GroundingResult:
+    """Every problem with the draft's grounding, and the quotes that were verified."""
+    result = GroundingResult()
+
+    def check_quote(path: str, item: str, quote: str) -> bool:
+        result.quotes_checked += 1
+        if len(quote.strip(_EDGE)) < MIN_QUOTE_CHARS:
+            result.problems.append(Problem(path, f"quote {quote!r} is too short: copy a whole phrase from the article", item))
+            return False
+        found = article.find_quote(quote)
+        if found is None:
+            result.problems.append(
+                Problem(path, f"quote not found in the article: {quote!r}; copy the words exactly", item)
+            )
+            return False
+        match, score = found
+        result.verified.append(QuoteCheck(path=path, quote=quote, match=match, score=score))
+        return True
+
+    for i, fact in enumerate(draft.key_facts):
+        item = f"key_facts[{i}]"
+        if check_quote(f"{item}.quote", item, fact.quote) and not (
+            _content_words(fact.statement) & _content_words(fact.quote)
+        ):
+            result.problems.append(
+                Problem(f"{item}.quote", "the quote does not mention anything the statement says; quote the words that support it", item)
+            )
+
+    names: set[str] = set()
+    for i, person in enumerate(draft.participants):
+        item = f"participants[{i}]"
+        names.add(normalise(person.name))
+        names.update(normalise(a) for a in person.aliases)
+        if not article.has_name(person.name):
+            result.problems.append(
+                Problem(f"{item}.name", f"{person.name!r} does not occur in the article; use the name the article uses", item)
+            )
+        for j, alias in enumerate(person.aliases):
+            if not article.has_name(alias):
+                result.problems.append(
+                    Problem(f"{item}.aliases[{j}]", f"alias {alias!r} does not occur in the article; remove it", f"{item}.aliases[{j}]")
+                )
+
+    for i, stance in enumerate(draft.stances):
+        item = f"stances[{i}]"
+        if normalise(stance.holder) not in names:
+            result.problems.append(
+                Problem(f"{item}.holder", f"{stance.holder!r} is not a listed participant; use a participant name", item)
+            )
+        check_quote(f"{item}.quote", item, stance.quote)
+
+    return result
+
+
+def drop_items(draft: SummaryDraft, items: set[str]) -> SummaryDraft:
+    """A copy of ``draft`` without the named items (e.g. {"stances[1]"}): what cannot be grounded is kept out."""
+    data = draft.model_dump()
+    for i, person in enumerate(data["participants"]):
+        person["aliases"] = [a for j, a in enumerate(person["aliases"]) if f"participants[{i}].aliases[{j}]" not in items]
+    for key in ("key_facts", "participants", "stances"):
+        data[key] = [value for i, value in enumerate(data[key]) if f"{key}[{i}]" not in items]
+    names = {normalise(n) for p in data["participants"] for n in [p["name"], *p["aliases"]]}
+    data["stances"] = [s for s in data["stances"] if normalise(s["holder"]) in names]
+    return SummaryDraft.model_validate(data)

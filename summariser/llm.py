@@ -1,0 +1,230 @@
+"""The only module that imports ``openai``: clients, transport retries, error translation.
+
+Transport retries live here, in tenacity, and the SDK's own retries are switched off
+(``max_retries=0``) so every retry is counted and bounded by one time budget: 429 (honouring
+Retry-After), 5xx, timeouts and connection errors back off exponentially with jitter. Errors
+no retry can fix (auth, bad request, context length) fail at once with what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_exponential_jitter,
+)
+
+from .config import Settings
+from .errors import AuthError, BadRequestError, ContextLengthError, LLMError, TransportError
+from .session import Reply
+from .schema import Usage
+
+PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
+_CONTEXT_HINTS = ("context_length", "context length", "context size", "maximum context", "too many tokens", "exceeds the available context")
+_FORMAT_HINTS = ("response_format", "json_schema", "json schema")
+
+
+class Transient(Exception):
+    """A failure worth retrying after a pause (internal to this module)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ResponseFormatUnsupported(BadRequestError):
+    """The server rejected ``response_format``; callers may fall back to ``json_object``."""
+
+
+def _retry_after(response: Any) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def translate_error(exc: Exception, settings: Settings) -> Exception:
+    """Map an SDK exception to ``Transient`` (retry) or a final, actionable ``LLMError``."""
+    where = settings.endpoint_host
+    if isinstance(exc, openai.APITimeoutError):
+        return Transient(f"request to {where} timed out after {settings.timeout_s:g}s")
+    if isinstance(exc, openai.APIConnectionError):
+        return Transient(f"cannot connect to {where}")
+    if not isinstance(exc, openai.APIStatusError):
+        return exc
+    status, message = exc.status_code, _short(exc)
+    code = (getattr(exc, "code", None) or "").lower()
+    if status == 429 and code == "insufficient_quota":
+        return AuthError(f"{where} says the account has no quota left (429 insufficient_quota): check billing or use another key")
+    if status in (408, 409, 429) or status >= 500:
+        return Transient(f"{where} answered {status}: {message}", _retry_after(exc.response))
+    if status in (401, 403):
+        return AuthError(f"{where} rejected the credentials ({status}): check OPENAI_API_KEY (and OPENAI_BASE_URL)")
+    lowered = f"{code} {message}".lower()
+    if any(h in lowered for h in _CONTEXT_HINTS):
+        return ContextLengthError(
+            f"the article is too long for the model's context window ({where}: {message}): "
+            "shorten or split it, or use a model with a larger context"
+        )
+    if status == 404:
+        return BadRequestError(f"{where} answered 404 ({message}): check --model and --base-url")
+    if status == 400 and any(h in lowered for h in _FORMAT_HINTS):
+        return ResponseFormatUnsupported(f"{where} rejected structured output ({message}): try --mode json_object")
+    return BadRequestError(f"{where} rejected the request ({status}): {message}")
+
+
+def _short(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])[:300]
+        if isinstance(inner, str):
+            return inner[:300]
+    return (exc.message or "")[:300]
+
+
+class _Wait:
+    """Honour Retry-After when the server gives one, else exponential backoff with jitter."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.backoff = wait_exponential_jitter(initial=0.5, max=20, jitter=0.5)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, Transient) and exc.retry_after is not None:
+            return min(exc.retry_after, self.budget_s)
+        return self.backoff(state)
+
+
+def _to_reply(response: Any, latency: float, retries: int) -> Reply:
+    choice = response.choices[0] if response.choices else None
+    message = choice.message if choice else None
+    usage = response.usage
+    return Reply(
+        content=message.content if message else None,
+        finish_reason=choice.finish_reason if choice else None,
+        refusal=getattr(message, "refusal", None) if message else None,
+        usage=Usage(
+            prompt_tokens=usage.prompt_tokens or 0,
+            completion_tokens=usage.completion_tokens or 0,
+            total_tokens=usage.total_tokens or (usage.prompt_tokens or 0) + (usage.completion_tokens or 0),
+        )
+        if usage
+        else Usage(),
+        latency_s=latency,
+        transport_retries=retries,
+    )
+
+
+@dataclass
+class ChatClient:
+    """Sync and async chat completions against one OpenAI-compatible endpoint."""
+
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self._sync: openai.OpenAI | None = None
+        self._async: openai.AsyncOpenAI | None = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "base_url": self.settings.base_url,
+            "api_key": self.settings.api_key or PLACEHOLDER_KEY,
+            "max_retries": 0,
+            "timeout": self.settings.timeout_s,
+        }
+
+    @property
+    def sync_client(self) -> openai.OpenAI:
+        if self._sync is None:
+            self._sync = openai.OpenAI(**self._kwargs())
+        return self._sync
+
+    @property
+    def async_client(self) -> openai.AsyncOpenAI:
+        if self._async is None:
+            self._async = openai.AsyncOpenAI(**self._kwargs())
+        return self._async
+
+    def _retry_kwargs(self) -> dict[str, Any]:
+        budget = self.settings.retry_budget_s
+        return {
+            "retry": retry_if_exception_type(Transient),
+            "wait": _Wait(budget),
+            "stop": stop_after_attempt(self.settings.max_transport_retries + 1) | stop_before_delay(budget),
+            "reraise": True,
+        }
+
+    def _give_up(self, exc: Transient, tries: int, started: float) -> TransportError:
+        return TransportError(
+            f"gave up after {tries} tries in {time.monotonic() - started:.1f}s: {exc}; "
+            "check the endpoint, or raise --retry-budget"
+        )
+
+    def complete(self, body: dict[str, Any]) -> Reply:
+        started, tries = time.monotonic(), 0
+        try:
+            for attempt in Retrying(**self._retry_kwargs()):
+                with attempt:
+                    tries += 1
+                    try:
+                        response = self.sync_client.chat.completions.create(**body)
+                    except openai.OpenAIError as exc:
+                        raise translate_error(exc, self.settings) from None
+        except Transient as exc:
+            raise self._give_up(exc, tries, started) from None
+        return _to_reply(response, time.monotonic() - started, tries - 1)
+
+    async def acomplete(self, body: dict[str, Any]) -> Reply:
+        started, tries = time.monotonic(), 0
+        try:
+            async for attempt in AsyncRetrying(**self._retry_kwargs()):
+                with attempt:
+                    tries += 1
+                    try:
+                        response = await self.async_client.chat.completions.create(**body)
+                    except openai.OpenAIError as exc:
+                        raise translate_error(exc, self.settings) from None
+        except Transient as exc:
+            raise self._give_up(exc, tries, started) from None
+        return _to_reply(response, time.monotonic() - started, tries - 1)
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+        if self._async is not None:
+            client, self._async = self._async, None
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(client.close())
+            else:
+                loop.create_task(client.close())
+
+
+__all__ = ["ChatClient", "LLMError", "ResponseFormatUnsupported", "translate_error"]

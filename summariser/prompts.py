@@ -1,0 +1,178 @@
+"""Versioned prompt templates: load, validate, render and hash the files under ``prompts/``.
+
+A template is a TOML file ``prompts/<name>/v<N>.toml``::
+
+    version = 2
+    description = "..."
+    schema = "SummaryDraft"          # the output model the reply must validate against
+    temperature = 0.0
+    max_tokens = 900
+    system = '''Jinja2 text'''
+    user = '''Jinja2 text with {{ article }}'''
+    [params]                          # optional extra OpenAI request parameters
+    frequency_penalty = 0.2
+
+Released versions are never edited in place (tests pin their sha256); a change is a new file.
+Every result records ``name@version`` and the file's sha256.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import PromptError
+
+_FILE_RE = re.compile(r"^v(\d+)\.toml$")
+_REF_RE = re.compile(r"^([a-z][a-z0-9_-]*)(?:@(\d+))?$")
+
+
+class _PromptFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    description: str
+    schema_: Literal["SummaryDraft", "BriefingDraft"] = Field(alias="schema")
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(ge=16, le=32768)
+    max_tokens_cap: int | None = Field(None, ge=16, le=65536)
+    system: str
+    user: str
+    params: dict[str, float | int | str | bool] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One released prompt template version."""
+
+    name: str
+    version: int
+    description: str
+    schema: str
+    temperature: float
+    max_tokens: int
+    max_tokens_cap: int
+    system: str
+    user: str
+    params: dict[str, Any]
+    sha256: str
+    path: Path
+    text: str = field(repr=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def render(self, **variables: Any) -> tuple[str, str]:
+        """Render (system, user) messages. Unknown variables in the template are errors."""
+        try:
+            return _render(self.system, variables), _render(self.user, variables)
+        except jinja2.TemplateError as exc:
+            raise PromptError(f"prompt {self.ref} ({self.path}) does not render: {exc}") from None
+
+
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+@cache
+def _template(source: str) -> jinja2.Template:
+    return _ENV.from_string(source)
+
+
+def _render(source: str, variables: dict[str, Any]) -> str:
+    return _template(source).render(**variables).strip()
+
+
+def default_prompt_dirs() -> list[Path]:
+    """Where templates live: the repo's ``prompts/`` (development) or the copy inside the wheel."""
+    package = Path(__file__).resolve().parent
+    return [p for p in (package.parent / "prompts", package / "_prompts") if p.is_dir()][:1]
+
+
+def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
+    """Load and validate one template file."""
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+        meta = _PromptFile.model_validate(data)
+    except OSError as exc:
+        raise PromptError(f"cannot read prompt {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PromptError(f"prompt {path} is not valid UTF-8 TOML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PromptError(f"prompt {path} is invalid: {where}: {first['msg']}") from None
+    match = _FILE_RE.match(path.name)
+    if match and int(match.group(1)) != meta.version:
+        raise PromptError(f"prompt {path} says version = {meta.version} but is named v{match.group(1)}.toml")
+    return Prompt(
+        name=name or path.parent.name,
+        version=meta.version,
+        description=meta.description.strip(),
+        schema=meta.schema_,
+        temperature=meta.temperature,
+        max_tokens=meta.max_tokens,
+        max_tokens_cap=meta.max_tokens_cap or meta.max_tokens * 2,
+        system=meta.system,
+        user=meta.user,
+        params=dict(meta.params),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        path=path,
+        text=raw.decode("utf-8"),
+    )
+
+
+def list_prompts(dirs: list[Path] | None = None) -> list[Prompt]:
+    """Every template version found, sorted by name then version."""
+    found: dict[tuple[str, int], Prompt] = {}
+    for root in dirs or default_prompt_dirs():
+        for path in sorted(root.glob("*/v*.toml")):
+            if _FILE_RE.match(path.name):
+                prompt = load_prompt_file(path)
+                found.setdefault((prompt.name, prompt.version), prompt)
+    return [found[key] for key in sorted(found)]
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    match = _REF_RE.match(ref.strip())
+    if not match:
+        raise PromptError(f"bad prompt reference {ref!r}: use NAME or NAME@VERSION, e.g. article@1")
+    return match.group(1), int(match.group(2)) if match.group(2) else None
+
+
+def load_prompt(ref: str = "article", dirs: list[Path] | None = None) -> Prompt:
+    """``article`` gives the newest version, ``article@1`` a specific one."""
+    name, version = parse_ref(ref)
+    candidates = [p for p in list_prompts(dirs) if p.name == name]
+    if not candidates:
+        known = sorted({p.name for p in list_prompts(dirs)})
+        raise PromptError(f"no prompt named {name!r}: known prompts are {', '.join(known) or 'none'}")
+    if version is None:
+        return candidates[-1]
+    for prompt in candidates:
+        if prompt.version == version:
+            return prompt
+    versions = ", ".join(p.ref for p in candidates)
+    raise PromptError(f"no prompt {name}@{version}: available are {versions} (see `summariser prompts list`)")
+
+
+def diff_prompts(a: Prompt, b: Prompt) -> str:
+    """A unified diff of two template files."""
+    return "".join(
+        difflib.unified_diff(
+            a.text.splitlines(keepends=True),
+            b.text.splitlines(keepends=True),
+            fromfile=a.ref,
+            tofile=b.ref,
+        )
+    )

@@ -1,0 +1,352 @@
+"""The conversation with the model, as pure functions of data: build a request, check a reply.
+
+``summarise``, ``briefing`` and ``batch`` all share this one code path (one prompt, one
+validation), whether the reply comes back over HTTP a second later or from a batch file a day
+later. Nothing here does I/O; drivers (extract.py, batch.py) send ``session.request()`` and feed
+what came back to ``session.accept(reply)``.
+
+The conversation never grows without bound: a re-ask is exactly
+``[system, user(article), assistant(last reply), user(problems)]``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from .article import Article, cache_key
+from .errors import RefusalError, SummaryFailed, TruncationError
+from .grounding import ArticleText, GroundingResult, Problem, check_draft, drop_items
+from .prompts import Prompt
+from .schema import (
+    SCHEMA_VERSION,
+    ArticleSummary,
+    Attempt,
+    DroppedItem,
+    Grounding,
+    Provenance,
+    SummaryDraft,
+    Usage,
+    draft_json_schema,
+    draft_schema_text,
+)
+
+Draft = TypeVar("Draft", bound=BaseModel)
+MAX_PROBLEMS_LISTED = 12
+_RUN_ON = re.compile(r"(.{24,}?)\1{2,}", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What came back for one request, whatever transport carried it."""
+
+    content: str | None
+    finish_reason: str | None = "stop"
+    refusal: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    transport_retries: int = 0
+
+
+class ReplyRejected(Exception):
+    """The reply was unusable but another attempt may fix it (internal: drives the re-ask loop)."""
+
+    def __init__(self, problems: list[str], *, reask: bool = True) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.reask = reask
+
+
+class Task(Protocol[Draft]):
+    """What a session needs to know about the thing being produced."""
+
+    output_model: type[Draft]
+    schema_name: str
+
+    def variables(self) -> dict[str, Any]: ...
+    def json_schema(self) -> dict[str, Any]: ...
+    def schema_text(self) -> str: ...
+    def check(self, draft: Draft) -> GroundingResult: ...
+    def drop(self, draft: Draft, items: set[str]) -> Draft: ...
+
+
+@dataclass
+class ArticleTask:
+    """Summarise one article into a ``SummaryDraft`` grounded in its text."""
+
+    article: Article
+    fuzzy_threshold: float = 95.0
+    output_model: type[SummaryDraft] = SummaryDraft
+    schema_name: str = "article_summary"
+
+    def __post_init__(self) -> None:
+        self._text = ArticleText(self.article.text, fuzzy_threshold=self.fuzzy_threshold)
+
+    def variables(self) -> dict[str, Any]:
+        return {"article": self.article.text, "title": self.article.title}
+
+    def json_schema(self) -> dict[str, Any]:
+        return draft_json_schema()
+
+    def schema_text(self) -> str:
+        return draft_schema_text()
+
+    def check(self, draft: SummaryDraft) -> GroundingResult:
+        return check_draft(draft, self._text)
+
+    def drop(self, draft: SummaryDraft, items: set[str]) -> SummaryDraft:
+        return drop_items(draft, items)
+
+
+def format_problems(problems: list[str]) -> str:
+    """The re-ask message: only the failures, short, with what to do."""
+    shown = problems[:MAX_PROBLEMS_LISTED]
+    more = len(problems) - len(shown)
+    lines = [f"Your reply had {len(problems)} problem{'s' if len(problems) != 1 else ''}:"]
+    lines += [f"- {p}" for p in shown]
+    if more:
+        lines.append(f"- ... and {more} more of the same kind")
+    lines.append(
+        "Reply again with the complete JSON object, fixing these. Copy every quote exactly from the "
+        "article; leave out an item that no quote supports."
+    )
+    return "\n".join(lines)
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "(root)"
+        problems.append(f"{path}: {err['msg']}")
+    return problems
+
+
+class Session(Generic[Draft]):
+    """One structured-output conversation: request -> reply -> check -> (re-ask | result)."""
+
+    def __init__(
+        self,
+        task: Task[Draft],
+        prompt: Prompt,
+        *,
+        model: str,
+        mode: str = "json_schema",
+        max_attempts: int = 3,
+        strict: bool = False,
+    ) -> None:
+        self.task = task
+        self.prompt = prompt
+        self.model = model
+        self.mode = mode
+        self.max_attempts = max_attempts
+        self.strict = strict
+        self.max_tokens = prompt.max_tokens
+        self.attempts: list[Attempt] = []
+        self.usage = Usage()
+        self.transport_retries = 0
+        self.draft: Draft | None = None
+        self.grounding: GroundingResult | None = None
+        self.dropped: list[DroppedItem] = []
+        self._last_reply: str | None = None
+        self._problems: list[str] = []
+        self._raised_limit = False
+        self._base = self._base_messages()
+
+    # -- building requests -------------------------------------------------------------
+    def _base_messages(self) -> list[dict[str, str]]:
+        schema = self.task.schema_text() if self.mode == "json_object" else None
+        system, user = self.prompt.render(schema=schema, **self.task.variables())
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between ``json_schema`` and ``json_object`` (the schema then goes into the prompt)."""
+        self.mode = mode
+        self._base = self._base_messages()
+
+    def messages(self) -> list[dict[str, str]]:
+        if self._last_reply is None or not self._problems:
+            return list(self._base)
+        return [
+            *self._base,
+            {"role": "assistant", "content": self._last_reply},
+            {"role": "user", "content": format_problems(self._problems)},
+        ]
+
+    def response_format(self) -> dict[str, Any]:
+        if self.mode == "json_object":
+            return {"type": "json_object"}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": self.task.schema_name, "strict": True, "schema": self.task.json_schema()},
+        }
+
+    def request(self) -> dict[str, Any]:
+        """The chat-completions body for the next attempt (exactly what a batch line carries)."""
+        return {
+            "model": self.model,
+            "messages": self.messages(),
+            "temperature": self.prompt.temperature,
+            "max_tokens": self.max_tokens,
+            "response_format": self.response_format(),
+            **self.prompt.params,
+        }
+
+    @property
+    def attempts_left(self) -> int:
+        return self.max_attempts - len(self.attempts)
+
+    # -- checking replies --------------------------------------------------------------
+    def accept(self, reply: Reply) -> Draft:
+        """Check one reply. Returns the accepted draft, raises ReplyRejected to ask again,
+        or a SummariserError when no further attempt can help."""
+        sent = self.messages()
+        self.usage = self.usage + reply.usage
+        self.transport_retries += reply.transport_retries
+        try:
+            draft = self._check(reply)
+        except ReplyRejected as exc:
+            self._record(sent, reply, exc.problems)
+            if self.attempts_left <= 0:
+                if not exc.reask:
+                    raise self._failure(TruncationError, f"the reply was cut off at the token limit on the last attempt ({self.max_attempts}); raise --max-attempts or use a prompt made for small models", exc.problems) from None
+                raise self._failure(SummaryFailed, f"still invalid after {len(self.attempts)} attempts: {exc.problems[0]}", exc.problems) from None
+            raise
+        except (RefusalError, TruncationError) as exc:
+            self._record(sent, reply, [str(exc)])
+            raise self._failure(type(exc), str(exc), [str(exc)]) from None
+        self._record(sent, reply, [])
+        self.draft = draft
+        return draft
+
+    def _check(self, reply: Reply) -> Draft:
+        if reply.refusal:
+            raise RefusalError(f"the model refused: {reply.refusal.strip()[:200]}")
+        content = (reply.content or "").strip()
+        if reply.finish_reason == "length" or _RUN_ON.search(content[-400:] if content else ""):
+            return self._truncated(content)
+        if not content:
+            raise ReplyRejected(["the reply was empty: reply with the JSON object"])
+        self._last_reply = content
+        try:
+            data = json.loads(content)
+        except json.JSONDecodeError as exc:
+            self._problems = [f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
+            raise ReplyRejected(self._problems) from None
+        try:
+            draft = self.task.output_model.model_validate(data)
+        except ValidationError as exc:
+            self._problems = _pydantic_problems(exc)
+            raise ReplyRejected(self._problems) from None
+        grounding = self.task.check(draft)
+        if grounding.problems and (self.attempts_left > 1 or self.strict):
+            self._problems = [str(p) for p in grounding.problems]
+            self.grounding = grounding
+            raise ReplyRejected(self._problems)
+        self.grounding = grounding
+        return self._keep_grounded(draft, grounding)
+
+    def _truncated(self, content: str) -> Draft:
+        # A cut-off or looping reply is not a schema error: re-asking with the same limit would
+        # loop again. Raise the limit once and resend the original request, else fail clearly.
+        if not self._raised_limit and self.max_tokens < self.prompt.max_tokens_cap:
+            self._raised_limit = True
+            self.max_tokens = self.prompt.max_tokens_cap
+            self._last_reply, self._problems = None, []
+            raise ReplyRejected([f"the reply was cut off at the token limit; retrying once with max_tokens={self.max_tokens}"], reask=False)
+        raise TruncationError(
+            f"the reply was cut off at {self.max_tokens} tokens (or kept repeating itself): "
+            "try a prompt version made for small models, a larger model, or a shorter article"
+        )
+
+    def _keep_grounded(self, draft: Draft, grounding: GroundingResult) -> Draft:
+        """Last attempt: keep what is grounded, report the rest in ``grounding.unverified``."""
+        if not grounding.problems:
+            return draft
+        by_item: dict[str, list[str]] = {}
+        for problem in grounding.problems:
+            if problem.item is not None:
+                by_item.setdefault(problem.item, []).append(problem.message)
+        payload = draft.model_dump()
+        for item, reasons in by_item.items():
+            self.dropped.append(DroppedItem(path=item, reason="; ".join(reasons), item=_item_json(payload, item)))
+        kept = self.task.drop(draft, set(by_item))
+        self.grounding = GroundingResult(
+            verified=[q for q in grounding.verified if not any(q.path.startswith(i + ".") for i in by_item)],
+            problems=grounding.problems,
+            quotes_checked=grounding.quotes_checked,
+        )
+        return kept
+
+    def _record(self, sent: list[dict[str, str]], reply: Reply, problems: list[str]) -> None:
+        self.attempts.append(
+            Attempt(
+                number=len(self.attempts) + 1,
+                messages=sent,
+                reply=reply.content,
+                finish_reason=reply.finish_reason,
+                errors=problems,
+                usage=reply.usage,
+                latency_s=round(reply.latency_s, 4),
+                transport_retries=reply.transport_retries,
+            )
+        )
+
+    def _failure(self, kind: type, message: str, problems: list[str]):
+        return kind(
+            message,
+            attempts=len(self.attempts),
+            usage=self.usage,
+            last_reply=self.attempts[-1].reply if self.attempts else None,
+            errors=problems,
+            attempt_log=self.attempts,
+        )
+
+
+def _item_json(payload: dict[str, Any], item: str) -> str:
+    node: Any = payload
+    for key, index in re.findall(r"(\w+)\[(\d+)\]", item):
+        node = node[key][int(index)]
+    return json.dumps(node, ensure_ascii=False, separators=(",", ":"))
+
+
+def summary_key(article: Article, prompt: Prompt, model: str) -> str:
+    return cache_key(article_sha256=article.sha256, prompt_sha256=prompt.sha256, model=model, schema_version=SCHEMA_VERSION)
+
+
+def build_summary(
+    session: Session[SummaryDraft],
+    article: Article,
+    *,
+    endpoint: str,
+    duration_s: float,
+    created_at: datetime | None = None,
+) -> ArticleSummary:
+    """The validated draft plus provenance and grounding: the finished result."""
+    if session.draft is None or session.grounding is None:
+        raise ValueError("build_summary needs an accepted session")
+    provenance = Provenance(
+        prompt=session.prompt.name,
+        prompt_version=session.prompt.version,
+        prompt_sha256=session.prompt.sha256,
+        schema_version=SCHEMA_VERSION,
+        model=session.model,
+        endpoint=endpoint,
+        attempts=len(session.attempts),
+        transport_retries=session.transport_retries,
+        usage=session.usage,
+        duration_s=round(duration_s, 3),
+        source=article.source_info(),
+        created_at=created_at or datetime.now(timezone.utc),
+    )
+    grounding = Grounding(
+        verified=session.grounding.verified,
+        unverified=session.dropped,
+        grounding_rate=round(session.grounding.rate, 4),
+        fuzzy_matches=sum(1 for q in session.grounding.verified if q.match == "fuzzy"),
+    )
+    return ArticleSummary(**session.draft.model_dump(), provenance=provenance, grounding=grounding)

@@ -1,0 +1,110 @@
+"""Turn what the user points at into Articles: text, Markdown and HTML files, directories, stdin.
+
+Every way an input can be unusable gets a one-line InputError naming the input and what to do.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .article import Article
+from .errors import InputError
+
+ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+_HTML_SUFFIXES = (".html", ".htm")
+_SNIFF = 8192
+
+
+def decode_text(data: bytes, label: str) -> str:
+    """Bytes to article text, refusing binary and non-UTF-8 input with a clear message."""
+    if b"\x00" in data[:_SNIFF]:
+        raise InputError(f"{label}: looks like a binary file, not text: pass a .txt, .md or .html article")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{label}: is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            f"convert it first, e.g. iconv -f latin1 -t utf-8 {label} > fixed.txt"
+        ) from None
+    if not text.strip():
+        raise InputError(f"{label}: is empty: nothing to summarise")
+    return text
+
+
+def looks_like_html(text: str) -> bool:
+    head = text.lstrip()[:512].lower()
+    return head.startswith("<!doctype html") or head.startswith("<html") or "<body" in head
+
+
+def html_to_article(html: str, label: str, *, url: str | None = None) -> Article:
+    """Extract the main text (and title, date) of an HTML page with trafilatura."""
+    import trafilatura
+
+    text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False, favor_precision=True)
+    if not text or not text.strip():
+        raise InputError(f"{label}: no article text found in this HTML page: save the article's text as .txt instead")
+    meta = trafilatura.extract_metadata(html, default_url=url)
+    title = meta.title if meta else None
+    published = None
+    if meta and meta.date:
+        from datetime import datetime
+
+        try:
+            published = datetime.fromisoformat(meta.date)
+        except ValueError:
+            published = None
+    return Article(text=text.strip(), source=label, title=title, published=published)
+
+
+def text_to_article(text: str, label: str | None) -> Article:
+    if looks_like_html(text):
+        return html_to_article(text, label or "<stdin>")
+    text = text.strip()
+    first = text.splitlines()[0].strip() if text else ""
+    title = first if 0 < len(first) <= 200 and not first.endswith(".") else None
+    return Article(text=text, source=label, title=title)
+
+
+def read_article(path: Path | str) -> Article:
+    """Read one article file (.txt, .md, .html; other text files are read as plain text)."""
+    path = Path(path)
+    label = str(path)
+    if not path.exists():
+        raise InputError(f"{label}: no such file: check the path")
+    if path.is_dir():
+        raise InputError(f"{label}: is a directory: pass its files, e.g. {label}/*.txt")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be read ({exc.strerror}): check its permissions") from None
+    text = decode_text(data, label)
+    if path.suffix.lower() in _HTML_SUFFIXES:
+        return html_to_article(text, label)
+    return text_to_article(text, label)
+
+
+def read_stdin(stream=None) -> Article:
+    stream = stream or sys.stdin.buffer
+    return text_to_article(decode_text(stream.read(), "<stdin>"), None)
+
+
+def expand_paths(inputs: Iterable[str | Path]) -> Iterator[Path | str]:
+    """Paths as given, with directories replaced by their article files (sorted). ``-`` is stdin."""
+    for item in inputs:
+        if str(item) == "-":
+            yield "-"
+            continue
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
+            if not files:
+                raise InputError(f"{path}: no {', '.join(ARTICLE_SUFFIXES)} files in this directory")
+            yield from files
+        else:
+            yield path
+
+
+def load_input(item: Path | str) -> Article:
+    return read_stdin() if str(item) == "-" else read_article(item)
