@@ -111,13 +111,20 @@ class _Wait:
 
     def __init__(self, budget_s: float) -> None:
         self.budget_s = budget_s
-        self.backoff = wait_exponential_jitter(initial=0.5, max=20, jitter=0.5)
+        self.backoff = wait_exponential_jitter(multiplier=0.5, max=20, jitter=0.5)
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, Transient) and exc.retry_after is not None:
             return min(exc.retry_after, self.budget_s)
         return self.backoff(state)
+
+
+def _checked(response: Any, settings: Settings) -> Any:
+    # With a non-JSON content type the SDK returns the raw string; with a wrong shape, Nones.
+    if isinstance(response, (str, bytes)) or getattr(response, "choices", None) is None:
+        raise Transient(f"{settings.endpoint_host} sent something that is not a chat completion")
+    return response
 
 
 def _to_reply(response: Any, latency: float, retries: int) -> Reply:
@@ -192,9 +199,11 @@ class ChatClient:
                 with attempt:
                     tries += 1
                     try:
-                        response = self.sync_client.chat.completions.create(**body)
+                        response = _checked(self.sync_client.chat.completions.create(**body), self.settings)
                     except openai.OpenAIError as exc:
                         raise translate_error(exc, self.settings) from None
+                    except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
+                        raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:
             raise self._give_up(exc, tries, started) from None
         return _to_reply(response, time.monotonic() - started, tries - 1)
@@ -206,9 +215,11 @@ class ChatClient:
                 with attempt:
                     tries += 1
                     try:
-                        response = await self.async_client.chat.completions.create(**body)
+                        response = _checked(await self.async_client.chat.completions.create(**body), self.settings)
                     except openai.OpenAIError as exc:
                         raise translate_error(exc, self.settings) from None
+                    except ValueError:
+                        raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:
             raise self._give_up(exc, tries, started) from None
         return _to_reply(response, time.monotonic() - started, tries - 1)

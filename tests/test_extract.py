@@ -1,0 +1,241 @@
+"""summarise_article() end to end: real openai client, real HTTP, scripted faults."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from summariser.article import Article
+from summariser.errors import AuthError, ContextLengthError, RefusalError, SummaryFailed, TransportError, TruncationError
+from summariser.extract import Summariser, asummarise_article, summarise_article
+from summariser.prompts import load_prompt
+from summariser.testing import delay, error, grounded_responder, raw, reply
+
+
+def _good(seed_text: str) -> dict:
+    return grounded_responder({"messages": [{"role": "user", "content": f"<article>{seed_text}</article>"}]})
+
+
+def test_valid_reply_gives_summary_with_full_provenance(llm, settings, seed_text):
+    llm.enqueue(reply(_good(seed_text), usage=(1000, 200)))
+    summary = summarise_article(seed_text, settings=settings, source="seed.txt")
+    p = summary.provenance
+    prompt = load_prompt("article")
+    assert (p.prompt, p.prompt_version, p.prompt_sha256) == ("article", prompt.version, prompt.sha256)
+    assert p.model == "scripted" and p.endpoint == f"127.0.0.1:{llm.port}"
+    assert p.attempts == 1 and p.transport_retries == 0
+    assert (p.usage.prompt_tokens, p.usage.completion_tokens, p.usage.total_tokens) == (1000, 200, 1200)
+    assert p.source.path == "seed.txt" and p.source.length == len(seed_text)
+    assert p.source.sha256 == Article(seed_text).sha256
+    assert summary.grounding.grounding_rate == 1.0 and not summary.grounding.unverified
+    assert {q.path for q in summary.grounding.verified} == {f"key_facts[{i}].quote" for i in range(len(summary.key_facts))}
+    body = llm.requests[0]
+    assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["strict"] is True
+    assert seed_text.strip() in body["messages"][1]["content"]
+
+
+def test_schema_violation_then_valid_reasks_with_only_the_failures(llm, settings, seed_text):
+    bad = _good(seed_text)
+    del bad["summary"]
+    bad["participants"][0]["kind"] = "planet"
+    llm.enqueue(reply(bad), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 2
+    second = llm.requests[1]["messages"]
+    assert [m["role"] for m in second] == ["system", "user", "assistant", "user"]
+    feedback = second[3]["content"]
+    assert feedback.startswith("Your reply had 2 problems:")
+    assert "- summary: Field required" in feedback
+    assert "participants[0].kind:" in feedback
+    import json
+
+    assert json.loads(second[2]["content"]) == bad  # the last reply, as sent back
+
+
+def test_ungrounded_quote_then_valid(llm, settings, seed_text):
+    bad = _good(seed_text)
+    bad["key_facts"][0]["quote"] = "Moscow and Beijing signed a new treaty on grain exports"
+    llm.enqueue(reply(bad), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 2
+    feedback = llm.requests[1]["messages"][-1]["content"]
+    assert "key_facts[0].quote: quote not found in the article: 'Moscow and Beijing signed a new treaty on grain exports'" in feedback
+    assert feedback.count("\n- ") == 1  # only the failure is listed
+
+
+def test_quote_with_straight_quotes_and_other_case_is_grounded_as_normalised(llm, settings, seed_text):
+    good = _good(seed_text)
+    good["key_facts"] = [{"statement": "The ministry said the talks were trusting and constructive.",
+                          "quote": '"the negotiations took place in the trusting and constructive manner'}]
+    llm.enqueue(reply(good))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 1
+    assert summary.grounding.verified[0].match == "normalised"
+
+
+def test_invalid_json_is_reasked(llm, settings, seed_text):
+    llm.enqueue(reply('{"headline": "cut'), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 2
+    assert "the reply is not valid JSON" in llm.requests[1]["messages"][-1]["content"]
+
+
+def test_truncation_raises_the_token_limit_once_without_reasking(llm, settings, seed_text):
+    prompt = load_prompt("article")
+    llm.enqueue(reply('{"headline":"x","summary":"aaaa', finish_reason="length"), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 2
+    first, second = llm.requests
+    assert first["max_tokens"] == prompt.max_tokens and second["max_tokens"] == prompt.max_tokens_cap
+    assert len(second["messages"]) == 2  # the original request, not a re-ask of a half reply
+
+
+def test_repeated_truncation_fails_clearly(llm, settings, seed_text):
+    llm.enqueue(*[reply('{"summary":"loop', finish_reason="length")] * 2)
+    with pytest.raises(TruncationError, match="cut off") as info:
+        summarise_article(seed_text, settings=settings)
+    assert info.value.attempts == 2 and llm.chat_count == 2
+
+
+def test_run_on_reply_is_treated_as_truncation(llm, settings, seed_text):
+    loop = '{"headline":"x","summary":"' + "the talks went on and on and on, " * 20
+    llm.enqueue(reply(loop + '"}'), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 2
+    assert len(llm.requests[1]["messages"]) == 2
+
+
+def test_refusal_stops_with_a_clear_error(llm, settings, seed_text):
+    llm.enqueue(reply("", refusal="I can't help with that."))
+    with pytest.raises(RefusalError, match="refused: I can't help with that"):
+        summarise_article(seed_text, settings=settings)
+    assert llm.chat_count == 1
+
+
+def test_429_honours_retry_after_and_counts_the_retry(llm, settings, seed_text):
+    llm.enqueue(error(429, headers={"Retry-After": "1"}), reply(_good(seed_text)))
+    started = time.monotonic()
+    summary = summarise_article(seed_text, settings=settings)
+    assert time.monotonic() - started >= 1.0
+    assert summary.provenance.transport_retries == 1 and summary.provenance.attempts == 1
+    assert llm.chat_count == 2
+
+
+def test_500_is_retried_with_backoff(llm, settings, seed_text):
+    llm.enqueue(error(500), error(502), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.transport_retries == 2 and llm.chat_count == 3
+
+
+def test_timeout_is_retried(llm, settings, seed_text):
+    fast = replace(settings, timeout_s=0.5)
+    llm.enqueue(delay(3), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=fast)
+    assert summary.provenance.transport_retries == 1
+
+
+def test_transport_budget_runs_out_with_a_clear_error(llm, settings, seed_text):
+    tight = replace(settings, max_transport_retries=2)
+    llm.enqueue(*[error(503)] * 5)
+    with pytest.raises(TransportError, match="gave up after 3 tries"):
+        summarise_article(seed_text, settings=tight)
+    assert llm.chat_count == 3
+
+
+def test_auth_error_fails_at_once(llm, settings, seed_text):
+    llm.enqueue(error(401))
+    with pytest.raises(AuthError, match="OPENAI_API_KEY"):
+        summarise_article(seed_text, settings=settings)
+    assert llm.chat_count == 1
+
+
+def test_context_length_error_says_what_to_do(llm, settings, seed_text):
+    llm.enqueue(error(400, code="context_length_exceeded"))
+    with pytest.raises(ContextLengthError, match="too long for the model's context window"):
+        summarise_article(seed_text, settings=settings)
+    assert llm.chat_count == 1
+
+
+def test_exhausted_attempts_carry_attempts_and_summed_usage(llm, settings, seed_text):
+    bad = _good(seed_text)
+    bad["key_facts"][0]["quote"] = "a sentence that the article never contained at all"
+    llm.enqueue(*[reply(bad, usage=(700, 300))] * 3)
+    strict = replace(settings, strict=True)
+    with pytest.raises(SummaryFailed) as info:
+        summarise_article(seed_text, settings=strict)
+    exc = info.value
+    assert exc.attempts == 3
+    assert (exc.usage.prompt_tokens, exc.usage.completion_tokens, exc.usage.total_tokens) == (2100, 900, 3000)
+    assert exc.last_reply and "never contained" in exc.last_reply
+    assert [a.number for a in exc.attempt_log] == [1, 2, 3]
+
+
+def test_last_attempt_keeps_grounded_items_and_reports_the_rest(llm, settings, seed_text):
+    bad = _good(seed_text)
+    bad["key_facts"][1]["quote"] = "a sentence that the article never contained at all"
+    bad["participants"].append({"name": "Angela Merkel", "kind": "person", "role": "invented", "aliases": []})
+    llm.enqueue(*[reply(bad)] * 3)
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 3
+    dropped = {d.path for d in summary.grounding.unverified}
+    assert dropped == {"key_facts[1]", f"participants[{len(bad['participants']) - 1}]"}
+    assert all(p.name != "Angela Merkel" for p in summary.participants)
+    assert len(summary.key_facts) == len(bad["key_facts"]) - 1
+    n_quotes = len(bad["key_facts"])
+    assert summary.grounding.grounding_rate == round((n_quotes - 1) / n_quotes, 4)
+
+
+def test_conversation_stays_bounded_over_five_attempts(llm, settings, seed_text):
+    bad = _good(seed_text)
+    bad["key_facts"][0]["quote"] = "words that do not occur in the article anywhere"
+    llm.enqueue(*[reply(bad)] * 5)
+    with pytest.raises(SummaryFailed):
+        summarise_article(seed_text, settings=replace(settings, max_attempts=5, strict=True))
+    assert llm.chat_count == 5
+    assert [len(r["messages"]) for r in llm.requests] == [2, 4, 4, 4, 4]
+    sizes = {sum(len(m["content"]) for m in r["messages"]) for r in llm.requests[1:]}
+    assert len(sizes) == 1  # re-asks do not grow
+
+
+def test_json_object_fallback_when_server_rejects_json_schema(llm, settings, seed_text):
+    llm.enqueue(error(400, "response_format json_schema is not supported by this server"), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 1
+    second = llm.requests[1]
+    assert second["response_format"] == {"type": "json_object"}
+    assert '"key_facts"' in second["messages"][0]["content"]  # the schema moved into the prompt
+
+
+def test_explicit_json_object_mode(llm, settings, seed_text):
+    llm.enqueue(reply(_good(seed_text)))
+    summarise_article(seed_text, settings=replace(settings, mode="json_object"))
+    assert llm.requests[0]["response_format"] == {"type": "json_object"}
+
+
+def test_non_json_http_body_is_a_transport_retry(llm, settings, seed_text):
+    llm.enqueue(raw("<html>bad gateway</html>", status=502, content_type="text/html"), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.transport_retries == 1
+
+
+@pytest.mark.parametrize("body,ctype", [("not json at all", "application/json"), ("plain words", "text/plain"), ('{"object": "nothing"}', "application/json")])
+def test_200_that_is_not_a_chat_completion_is_retried(llm, settings, seed_text, body, ctype):
+    llm.enqueue(raw(body, content_type=ctype), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.transport_retries == 1
+
+
+async def test_async_twin(llm, settings, seed_text):
+    llm.enqueue(error(500), reply(_good(seed_text)))
+    summary = await asummarise_article(seed_text, settings=settings)
+    assert summary.provenance.transport_retries == 1 and summary.provenance.attempts == 1
+
+
+async def test_many_articles_concurrently(llm, settings):
+    texts = [p.read_text(encoding="utf-8") for p in sorted((__import__("conftest").SEEDS).glob("*.txt"))]
+    summariser = Summariser(replace(settings, concurrency=4))
+    outcomes = [o async for o in summariser.arun_many([Article(t) for t in texts])]
+    assert len(outcomes) == len(texts) and all(o.ok for o in outcomes)
+    assert llm.chat_count == len(texts)
