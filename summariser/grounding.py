@@ -14,8 +14,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz
-
 from .schema import QuoteCheck, QuoteMatch, SummaryDraft
 
 _QUOTE_MARKS = str.maketrans(
@@ -88,6 +86,8 @@ class ArticleText:
         if needle in self.normalised:
             return "normalised", 100.0
         if len(needle) >= MIN_QUOTE_CHARS:
+            from rapidfuzz import fuzz
+
             score = fuzz.partial_ratio(needle, self.normalised, score_cutoff=self.fuzzy_threshold)
             if score:
                 return "fuzzy", round(score, 1)
@@ -100,6 +100,8 @@ class ArticleText:
         if needle in self.normalised:
             return True
         if len(needle) >= 5:
+            from rapidfuzz import fuzz
+
             return fuzz.partial_ratio(needle, self.normalised, score_cutoff=90) > 0
         return False
 

@@ -27,7 +27,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import jinja2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import PromptError
@@ -74,18 +73,24 @@ class Prompt:
 
     def render(self, **variables: Any) -> tuple[str, str]:
         """Render (system, user) messages. Unknown variables in the template are errors."""
+        import jinja2
+
         try:
             return _render(self.system, variables), _render(self.user, variables)
         except jinja2.TemplateError as exc:
             raise PromptError(f"prompt {self.ref} ({self.path}) does not render: {exc}") from None
 
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+@cache
+def _environment():
+    import jinja2  # imported on first render: keeps `import summariser` cheap
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 
 @cache
-def _template(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
+def _template(source: str):
+    return _environment().from_string(source)
 
 
 def _render(source: str, variables: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from .errors import InputError
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 _HTML_SUFFIXES = (".html", ".htm")
 _SNIFF = 8192
+MIN_HTML_WORDS = 25  # less main text than this means the extractor found navigation, not an article
 
 
 def decode_text(data: bytes, label: str) -> str:
@@ -43,8 +44,12 @@ def html_to_article(html: str, label: str, *, url: str | None = None) -> Article
     import trafilatura
 
     text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False, favor_precision=True)
-    if not text or not text.strip():
-        raise InputError(f"{label}: no article text found in this HTML page: save the article's text as .txt instead")
+    words = len(text.split()) if text else 0
+    if words < MIN_HTML_WORDS:
+        raise InputError(
+            f"{label}: no article text found in this HTML page (only {words} words of main text): "
+            "save the article's text as .txt instead"
+        )
     meta = trafilatura.extract_metadata(html, default_url=url)
     title = meta.title if meta else None
     published = None

@@ -11,7 +11,6 @@ import os
 import sys
 import traceback
 
-import click
 import typer
 
 from ..errors import SummariserError
@@ -77,18 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     debug = os.environ.get("SUMMARISER_DEBUG") not in (None, "", "0")
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=argv, prog_name="summariser", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err_console.print("Interrupted.")
-        return 130
+        # standalone mode: typer renders usage errors itself (exit 2) and turns Exit into SystemExit
+        command.main(args=argv, prog_name="summariser", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         err_console.print("Interrupted.")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
     except SummariserError as exc:
         if debug:
             traceback.print_exc()
@@ -104,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 soft_wrap=True,
             )
         return 1
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def run() -> None:

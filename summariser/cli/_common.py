@@ -13,7 +13,7 @@ from rich.console import Console
 from ..config import Settings
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
 
 BaseUrlOpt = Annotated[
     str | None,
