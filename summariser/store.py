@@ -1,0 +1,636 @@
+"""The run store: every article, run, attempt and result, kept in one SQLite file.
+
+Why it looks like this:
+
+* **Nothing is lost when a process dies.** Each call (``start_run``, ``add_attempt``,
+  ``finish_run``) is its own short transaction, committed before it returns, so a run killed
+  with SIGKILL loses at most the article in flight. Runs left ``running`` by a dead process are
+  shown as ``interrupted`` the next time the store is opened (see ``mark_interrupted_runs``).
+* **Several processes can write at once.** WAL mode lets readers and one writer work side by
+  side; writers take the lock up front (``BEGIN IMMEDIATE``) and wait up to ``BUSY_TIMEOUT_S``
+  for each other instead of failing.
+* **Old files keep opening.** ``MIGRATIONS`` is an append-only list of SQL steps;
+  ``PRAGMA user_version`` records how many have been applied. Never edit a released step: add one.
+* **No secrets.** Nothing here takes an API key; ``start_run`` refuses ``params`` that hold one
+  and keeps only the endpoint's host.
+
+Tables: ``articles`` (text by sha256), ``runs`` (one per article summarised: prompt, model,
+endpoint host, params, status, cost), ``attempts`` (every request/reply of a run, with the
+problems that caused a retry) and ``results`` (the validated ``ArticleSummary`` JSON of ok runs,
+keyed by ``cache_key``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from .article import Article
+from .errors import ConfigError, StoreError
+from .schema import ArticleSummary, Attempt, Usage
+
+BUSY_TIMEOUT_S = 30.0
+# A run still ``running`` after this long is treated as interrupted even when its process cannot
+# be checked (another host, or a file from before pids were recorded). One article never takes
+# this long, so a live writer is never marked.
+INTERRUPTED_AFTER = timedelta(hours=1)
+RUN_STATUSES: tuple[str, ...] = ("running", "ok", "failed", "interrupted")
+
+# Append-only: step N brings a database from user_version N-1 to N.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 1: the core tables.
+    (
+        """CREATE TABLE articles (
+            sha256      TEXT PRIMARY KEY,
+            source      TEXT,
+            title       TEXT,
+            text        TEXT NOT NULL,
+            first_seen  TEXT NOT NULL
+        )""",
+        """CREATE TABLE runs (
+            id                INTEGER PRIMARY KEY AUTOINCREMENT,
+            cache_key         TEXT NOT NULL,
+            article_sha256    TEXT NOT NULL REFERENCES articles(sha256),
+            source            TEXT,
+            prompt            TEXT NOT NULL,
+            prompt_version    INTEGER,
+            prompt_sha256     TEXT NOT NULL,
+            model             TEXT NOT NULL,
+            endpoint          TEXT NOT NULL,
+            params            TEXT NOT NULL DEFAULT '{}',
+            status            TEXT NOT NULL DEFAULT 'running'
+                              CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),
+            error             TEXT,
+            attempts          INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            total_tokens      INTEGER NOT NULL DEFAULT 0,
+            duration_s        REAL,
+            created_at        TEXT NOT NULL,
+            finished_at       TEXT
+        )""",
+        """CREATE TABLE attempts (
+            run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            number            INTEGER NOT NULL,
+            messages          TEXT NOT NULL,
+            reply             TEXT,
+            errors            TEXT NOT NULL DEFAULT '[]',
+            finish_reason     TEXT,
+            prompt_tokens     INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            total_tokens      INTEGER NOT NULL DEFAULT 0,
+            latency_s         REAL,
+            transport_retries INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (run_id, number)
+        )""",
+        """CREATE TABLE results (
+            run_id     INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            cache_key  TEXT NOT NULL,
+            summary    TEXT NOT NULL
+        )""",
+        "CREATE INDEX results_cache_key ON results (cache_key, run_id)",
+    ),
+    # 2: who is running a run (to tell interrupted runs from live ones), and list/export indexes.
+    (
+        "ALTER TABLE runs ADD COLUMN pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN host TEXT",
+        "CREATE INDEX runs_created_at ON runs (created_at)",
+        "CREATE INDEX runs_status ON runs (status) WHERE status = 'running'",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_SECRET_NAMES = {"api_key", "apikey", "api-key", "authorization", "password", "secret", "access_token"}
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One run as listed by ``summariser runs list``."""
+
+    id: int
+    status: str
+    created_at: datetime
+    finished_at: datetime | None
+    source: str | None
+    title: str | None
+    article_sha256: str
+    prompt: str
+    prompt_sha256: str
+    model: str
+    endpoint: str
+    attempts: int
+    usage: Usage
+    duration_s: float | None
+    error: str | None
+    cache_key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        data["usage"] = self.usage.model_dump()
+        return data
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run with its parameters, every attempt and (for ok runs) its summary."""
+
+    run: RunRow
+    params: dict[str, Any]
+    attempts: tuple[Attempt, ...]
+    summary: ArticleSummary | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run.to_dict(),
+            "params": self.params,
+            "attempts": [attempt.model_dump(mode="json") for attempt in self.attempts],
+            "summary": self.summary.model_dump(mode="json") if self.summary else None,
+        }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _timestamp(moment: datetime) -> str:
+    """Stored form of a datetime: UTC ISO 8601, fixed width, so text order is time order."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # naive means local time
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_prompt_ref(prompt: str) -> tuple[str, int | None]:
+    """``'article@2'`` -> ``('article', 2)``; ``'article'`` -> ``('article', None)``."""
+    name, _, version = prompt.partition("@")
+    if not name or (version and not version.isdigit()):
+        raise ConfigError(f"prompt {prompt!r} is not NAME or NAME@VERSION: use e.g. article or article@2")
+    return name, int(version) if version else None
+
+
+def _endpoint_host(endpoint: str) -> str:
+    """Keep only host[:port], so a URL carrying credentials can never be recorded."""
+    if "://" not in endpoint and "@" not in endpoint:
+        return endpoint
+    parts = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}")
+    host = parts.hostname or "unknown"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def _refuse_secrets(value: Any, where: str = "params") -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if str(key).lower() in _SECRET_NAMES:
+                raise ValueError(f"{where}[{key!r}] looks like a credential: the run store never records keys")
+            _refuse_secrets(item, f"{where}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _refuse_secrets(item, f"{where}[{index}]")
+
+
+def _pid_is_dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
+class Store:
+    """The run store at ``path`` (created, with its parent directories, if missing).
+
+    >>> with Store(settings.store_path) as store:
+    ...     store.get_cached(key)
+
+    One ``Store`` may be shared by threads; separate processes should each open their own.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser()
+        self._lock = threading.RLock()
+        self._host = socket.gethostname()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create {self.path.parent} for the run store ({exc.strerror}): "
+                "pass --db PATH or set SUMMARISER_DB to a writable location"
+            ) from None
+        for target in (self.path, self.path.parent):  # WAL also writes -wal/-shm files beside it
+            if target.exists() and not os.access(target, os.W_OK):
+                raise StoreError(
+                    f"cannot write the run store: {target} is read-only: fix its permissions, "
+                    "or pass --db PATH / set SUMMARISER_DB to a writable location"
+                )
+        self._conn = self._connect()
+        try:
+            with self._translate_errors("open"):
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                self._conn.execute("PRAGMA synchronous = FULL")
+                self._conn.execute("PRAGMA foreign_keys = ON")
+                self._migrate()
+            self.mark_interrupted_runs()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._store_error(exc, "open") from None
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _store_error(self, exc: sqlite3.Error, action: str) -> StoreError:
+        text = str(exc)
+        if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text):
+            return StoreError(
+                f"{self.path} is not a summariser run store or is corrupt ({text}): move it aside "
+                "(a new store is created on the next run) or pass --db PATH"
+            )
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"the run store {self.path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s: "
+                "wait for it to finish or pass --db PATH"
+            )
+        if "readonly" in text or "unable to open" in text or "read-only" in text:
+            return StoreError(
+                f"cannot write the run store {self.path} ({text}): check the file and directory "
+                "permissions, or pass --db PATH / set SUMMARISER_DB to a writable location"
+            )
+        return StoreError(f"run store {self.path}: cannot {action} ({text}): pass --db PATH to use another file")
+
+    @contextmanager
+    def _translate_errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._store_error(exc, action) from None
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; the lock is taken up front so waiting uses busy_timeout."""
+        with self._lock, self._translate_errors(action):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock, self._translate_errors("read"):
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer summariser (store version {version}, this one "
+                f"knows {SCHEMA_VERSION}): upgrade summariser or pass --db PATH"
+            )
+        with self._write("migrate"):
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, steps in enumerate(MIGRATIONS[version:], start=version + 1):
+                for sql in steps:
+                    self._conn.execute(sql)
+                self._conn.execute(f"PRAGMA user_version = {number}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def mark_interrupted_runs(self, *, older_than: timedelta = INTERRUPTED_AFTER) -> int:
+        """Mark runs whose process is gone as ``interrupted``; return how many were marked.
+
+        A run is interrupted when it was started on this host by a pid that no longer exists, or
+        when it has been ``running`` for longer than ``older_than``. Live writers are untouched.
+        """
+        stale_before = _timestamp(datetime.now(timezone.utc) - older_than)
+        rows = self._read("SELECT id, pid, host, created_at FROM runs WHERE status = 'running'")
+        marked = 0
+        for row in rows:
+            if row["host"] == self._host and row["pid"] is not None and _pid_is_dead(row["pid"]):
+                reason = f"interrupted: process {row['pid']} ended before the run finished"
+            elif row["created_at"] < stale_before:
+                reason = f"interrupted: still running after {older_than}, its process is presumed gone"
+            else:
+                continue
+            with self._write("mark interrupted runs") as conn:
+                cursor = conn.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? "
+                    "WHERE id = ? AND status = 'running'",
+                    (reason, _now(), row["id"]),
+                )
+                marked += cursor.rowcount
+        return marked
+
+    # -- cache ------------------------------------------------------------------------------
+
+    def get_cached(self, cache_key: str) -> ArticleSummary | None:
+        """The latest ok result for ``cache_key``, or None.
+
+        A stored result that no longer validates counts as a miss: re-summarising is safer than
+        serving it.
+        """
+        rows = self._read(
+            "SELECT summary FROM results WHERE cache_key = ? ORDER BY run_id DESC LIMIT 1", (cache_key,)
+        )
+        if not rows:
+            return None
+        try:
+            return ArticleSummary.model_validate_json(rows[0]["summary"])
+        except ValidationError:
+            return None
+
+    def cached_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` already have an ok result (for dry runs and batches)."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-variable limit
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(f"SELECT DISTINCT cache_key FROM results WHERE cache_key IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    # -- recording --------------------------------------------------------------------------
+
+    def save_article(self, article: Article) -> None:
+        """Insert the article, or fill in a source/title it was first seen without."""
+        with self._write("save the article") as conn:
+            self._upsert_article(conn, article)
+
+    @staticmethod
+    def _upsert_article(conn: sqlite3.Connection, article: Article) -> None:
+        conn.execute(
+            "INSERT INTO articles (sha256, source, title, text, first_seen) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (sha256) DO UPDATE SET "
+            "source = COALESCE(articles.source, excluded.source), "
+            "title = COALESCE(articles.title, excluded.title)",
+            (article.sha256, article.source, article.title, article.text, _now()),
+        )
+
+    def start_run(
+        self,
+        *,
+        article: Article,
+        cache_key: str,
+        prompt: str,
+        prompt_sha256: str,
+        model: str,
+        endpoint: str,
+        params: dict[str, Any],
+    ) -> int:
+        """Record that a run has begun (status ``running``) and return its id.
+
+        ``prompt`` is ``name@version``; ``endpoint`` a host (a URL is cut down to its host);
+        ``params`` the request settings (mode, max_attempts, temperature...), never a key.
+        """
+        _refuse_secrets(params)
+        name, version = parse_prompt_ref(prompt)
+        params_json = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
+        with self._write("start the run") as conn:
+            self._upsert_article(conn, article)
+            cursor = conn.execute(
+                "INSERT INTO runs (cache_key, article_sha256, source, prompt, prompt_version, prompt_sha256, "
+                "model, endpoint, params, status, created_at, pid, host) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                (
+                    cache_key,
+                    article.sha256,
+                    article.source,
+                    name,
+                    version,
+                    prompt_sha256,
+                    model,
+                    _endpoint_host(endpoint),
+                    params_json,
+                    _now(),
+                    os.getpid(),
+                    self._host,
+                ),
+            )
+            return int(cursor.lastrowid)
+
+    def add_attempt(self, run_id: int, attempt: Attempt) -> None:
+        """Record one request/reply as soon as it happens (so a crash keeps it)."""
+        with self._write("record the attempt") as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO attempts (run_id, number, messages, reply, errors, finish_reason, "
+                "prompt_tokens, completion_tokens, total_tokens, latency_s, transport_retries) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    attempt.number,
+                    json.dumps(attempt.messages, ensure_ascii=False, default=str),
+                    attempt.reply,
+                    json.dumps(attempt.errors, ensure_ascii=False),
+                    attempt.finish_reason,
+                    attempt.usage.prompt_tokens,
+                    attempt.usage.completion_tokens,
+                    attempt.usage.total_tokens,
+                    attempt.latency_s,
+                    attempt.transport_retries,
+                ),
+            )
+            conn.execute("UPDATE runs SET attempts = MAX(attempts, ?) WHERE id = ?", (attempt.number, run_id))
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        summary: ArticleSummary | None,
+        error: str | None,
+        attempts: int,
+        usage: Usage,
+        duration_s: float,
+    ) -> None:
+        """Close a run: ``ok`` with its summary stored, or ``failed`` with ``error``."""
+        status = "ok" if summary is not None else "failed"
+        with self._write("finish the run") as conn:
+            row = conn.execute("SELECT cache_key FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no run {run_id}: see `summariser runs list`")
+            conn.execute(
+                "UPDATE runs SET status = ?, error = ?, attempts = ?, prompt_tokens = ?, completion_tokens = ?, "
+                "total_tokens = ?, duration_s = ?, finished_at = ? WHERE id = ?",
+                (
+                    status,
+                    error,
+                    attempts,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    usage.total_tokens,
+                    duration_s,
+                    _now(),
+                    run_id,
+                ),
+            )
+            if summary is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO results (run_id, cache_key, summary) VALUES (?, ?, ?)",
+                    (run_id, row["cache_key"], summary.model_dump_json()),
+                )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _filters(
+        *, since: datetime | None, prompt: str | None, model: str | None, status: str | None = None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("r.created_at >= ?")
+            params.append(_timestamp(since))
+        if prompt:
+            name, version = parse_prompt_ref(prompt)
+            clauses.append("r.prompt = ?")
+            params.append(name)
+            if version is not None:
+                clauses.append("r.prompt_version = ?")
+                params.append(version)
+        if model:
+            clauses.append("r.model = ?")
+            params.append(model)
+        if status:
+            if status not in RUN_STATUSES:
+                raise ConfigError(f"unknown status {status!r}: use one of {', '.join(RUN_STATUSES)}")
+            clauses.append("r.status = ?")
+            params.append(status)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    _RUN_SELECT = "SELECT r.*, a.title AS title FROM runs r LEFT JOIN articles a ON a.sha256 = r.article_sha256"
+
+    @staticmethod
+    def _run_row(row: sqlite3.Row) -> RunRow:
+        version = row["prompt_version"]
+        return RunRow(
+            id=row["id"],
+            status=row["status"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            finished_at=datetime.fromisoformat(row["finished_at"]) if row["finished_at"] else None,
+            source=row["source"],
+            title=row["title"],
+            article_sha256=row["article_sha256"],
+            prompt=f"{row['prompt']}@{version}" if version is not None else row["prompt"],
+            prompt_sha256=row["prompt_sha256"],
+            model=row["model"],
+            endpoint=row["endpoint"],
+            attempts=row["attempts"],
+            usage=Usage(
+                prompt_tokens=row["prompt_tokens"],
+                completion_tokens=row["completion_tokens"],
+                total_tokens=row["total_tokens"],
+            ),
+            duration_s=row["duration_s"],
+            error=row["error"],
+            cache_key=row["cache_key"],
+        )
+
+    def list_runs(
+        self,
+        *,
+        since: datetime | None = None,
+        prompt: str | None = None,
+        model: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[RunRow]:
+        """Runs matching every given filter, newest first. ``limit <= 0`` means no limit."""
+        where, params = self._filters(since=since, prompt=prompt, model=model, status=status)
+        sql = f"{self._RUN_SELECT}{where} ORDER BY r.id DESC"
+        if limit > 0:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [self._run_row(row) for row in self._read(sql, params)]
+
+    def get_run(self, run_id: int) -> RunDetail:
+        """One run with its attempts and summary."""
+        rows = self._read(f"{self._RUN_SELECT} WHERE r.id = ?", (run_id,))
+        if not rows:
+            raise StoreError(f"no run {run_id}: see `summariser runs list`")
+        run = rows[0]
+        attempt_rows = self._read("SELECT * FROM attempts WHERE run_id = ? ORDER BY number", (run_id,))
+        result = self._read("SELECT summary FROM results WHERE run_id = ?", (run_id,))
+        try:
+            attempts = tuple(
+                Attempt(
+                    number=a["number"],
+                    messages=json.loads(a["messages"]),
+                    reply=a["reply"],
+                    finish_reason=a["finish_reason"],
+                    errors=json.loads(a["errors"]),
+                    usage=Usage(
+                        prompt_tokens=a["prompt_tokens"],
+                        completion_tokens=a["completion_tokens"],
+                        total_tokens=a["total_tokens"],
+                    ),
+                    latency_s=a["latency_s"] or 0.0,
+                    transport_retries=a["transport_retries"],
+                )
+                for a in attempt_rows
+            )
+            summary = ArticleSummary.model_validate_json(result[0]["summary"]) if result else None
+        except (ValueError, ValidationError) as exc:
+            first = str(exc).splitlines()[0]
+            raise StoreError(f"run {run_id} holds a damaged record ({first}): inspect it with sqlite3 {self.path}") from None
+        return RunDetail(run=self._run_row(run), params=json.loads(run["params"]), attempts=attempts, summary=summary)
+
+    def iter_results(
+        self, *, since: datetime | None = None, prompt: str | None = None, model: str | None = None
+    ) -> Iterator[tuple[int, str]]:
+        """Stream ``(run_id, summary JSON)`` of the newest result per cache key, oldest first.
+
+        Reads through its own connection inside one read transaction: a consistent snapshot that
+        never blocks writers, and rows are fetched as they are consumed.
+        """
+        where, params = self._filters(since=since, prompt=prompt, model=model)
+        sql = (
+            "SELECT res.run_id, res.summary FROM results res WHERE res.run_id IN ("
+            f"SELECT MAX(x.run_id) FROM results x JOIN runs r ON r.id = x.run_id{where} GROUP BY x.cache_key"
+            ") ORDER BY res.run_id"
+        )
+        conn = self._connect()
+        try:
+            with self._translate_errors("read results"):
+                conn.execute("BEGIN")
+                cursor = conn.execute(sql, params)
+                for run_id, summary in cursor:
+                    yield run_id, summary
+        finally:
+            conn.close()
