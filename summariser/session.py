@@ -196,6 +196,35 @@ class Session(Generic[Draft]):
             **self.prompt.params,
         }
 
+    # -- carrying a conversation across processes (batch files) --------------------------
+    def checkpoint(self) -> dict[str, Any]:
+        """The conversation so far as JSON-able data; :meth:`resume` continues from it in a later
+        process (batch import keeps it between a rejected reply and the reply to its re-ask)."""
+        return {
+            "mode": self.mode,
+            "max_tokens": self.max_tokens,
+            "raised_limit": self._raised_limit,
+            "last_reply": self._last_reply,
+            "problems": list(self._problems),
+            "transport_retries": self.transport_retries,
+            "usage": self.usage.model_dump(),
+            "attempts": [attempt.model_dump(mode="json") for attempt in self.attempts],
+        }
+
+    def resume(self, state: dict[str, Any]) -> "Session[Draft]":
+        """Continue from a :meth:`checkpoint`: ``request()`` gives the same body as it did then,
+        and attempts, usage and retries carry over (so ``max_attempts`` still bounds the total)."""
+        if state.get("mode", self.mode) != self.mode:
+            self.set_mode(state["mode"])
+        self.max_tokens = int(state.get("max_tokens", self.max_tokens))
+        self._raised_limit = bool(state.get("raised_limit", False))
+        self._last_reply = state.get("last_reply")
+        self._problems = list(state.get("problems") or [])
+        self.transport_retries = int(state.get("transport_retries", 0))
+        self.usage = Usage.model_validate(state.get("usage") or {})
+        self.attempts = [Attempt.model_validate(a) for a in state.get("attempts") or []]
+        return self
+
     @property
     def attempts_left(self) -> int:
         return self.max_attempts - len(self.attempts)
