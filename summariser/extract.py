@@ -137,8 +137,7 @@ class Summariser:
                 exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
             outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)))
         if self.store is not None and run_id is not None:
-            for attempt in session.attempts:
-                self.store.add_attempt(run_id, attempt)
+            self._save_attempts(run_id, session)
             self.store.finish_run(
                 run_id,
                 summary=outcome.summary,
@@ -148,6 +147,15 @@ class Summariser:
                 duration_s=duration,
             )
         return outcome
+
+    def _save_attempts(self, run_id: int | None, session: Session) -> None:
+        """Persist attempts as they happen, so a killed process loses only the reply in flight."""
+        if self.store is None or run_id is None:
+            return
+        saved = getattr(session, "saved_attempts", 0)
+        for attempt in session.attempts[saved:]:
+            self.store.add_attempt(run_id, attempt)
+        session.saved_attempts = len(session.attempts)
 
     def _fallback_mode(self, session: Session, exc: Exception) -> bool:
         from .llm import ResponseFormatUnsupported
@@ -176,7 +184,10 @@ class Summariser:
                         if self._fallback_mode(session, exc):
                             raise ReplyRejected([str(exc)], reask=False) from None
                         raise
-                    session.accept(reply)
+                    try:
+                        session.accept(reply)
+                    finally:
+                        self._save_attempts(run_id, session)
         except SummariserError as exc:
             return self._finish(run_id, session, article, started, exc)
         return self._finish(run_id, session, article, started, None)
@@ -206,7 +217,10 @@ class Summariser:
                         if self._fallback_mode(session, exc):
                             raise ReplyRejected([str(exc)], reask=False) from None
                         raise
-                    session.accept(reply)
+                    try:
+                        session.accept(reply)
+                    finally:
+                        self._save_attempts(run_id, session)
         except SummariserError as exc:
             return self._finish(run_id, session, article, started, exc)
         return self._finish(run_id, session, article, started, None)
