@@ -232,3 +232,151 @@ def draft_schema_text() -> str:
 def output_json_schema(model: type[BaseModel] = ArticleSummary) -> dict[str, Any]:
     """The published JSON Schema of an output model (what exports are validated against)."""
     return model.model_json_schema(mode="serialization")
+
+
+# --------------------------------------------------------------------------------------------
+# Briefings: many article summaries -> one briefing.
+#
+# ``BriefingDraft`` is what the model writes (strict-mode schema, like ``SummaryDraft``);
+# ``Briefing`` adds what summariser derives itself: the article list, the who's who and the
+# stance overview (merged deterministically from the summaries), failures and provenance.
+
+BRIEFING_SCHEMA_VERSION = "1.0"
+BRIEFING_ID = f"urn:summariser:schema:briefing:{BRIEFING_SCHEMA_VERSION}"
+
+_ArticleId = _capped_str(8, "An article id from the input, e.g. 'a3'.")
+
+
+class BriefingEvidence(_Strict):
+    """A verbatim phrase from one cited article's summary that backs a story."""
+
+    article_id: _ArticleId
+    quote: _capped_str(240, "A short phrase copied exactly from that article's headline, summary or facts.")
+
+
+class BriefingStory(_Strict):
+    """One top story: a synthesis of what one or more articles report."""
+
+    headline: _capped_str(140, "One line naming the story.")
+    synthesis: _capped_str(700, "Two to four sentences combining what the cited articles report.")
+    article_ids: _capped_list(_ArticleId, 12, "Ids of the articles this story rests on, most relevant first.", min_items=1)
+    evidence: _capped_list(BriefingEvidence, 3, "Up to three phrases from the cited articles backing the story; may be empty.")
+
+
+class BriefingTheme(_Strict):
+    """A theme grouping related articles."""
+
+    name: _capped_str(80, "A short name for the theme, e.g. 'Energy prices'.")
+    summary: _capped_str(300, "One or two sentences on what the articles in this theme have in common.")
+    article_ids: _capped_list(_ArticleId, 30, "Ids of the articles in this theme.", min_items=1)
+
+
+class BriefingPersonNote(_Strict):
+    """Why one participant matters in this briefing."""
+
+    name: _capped_str(80, "A name from the list of participants given in the request.")
+    note: _capped_str(200, "One sentence on this participant's part in today's news.")
+
+
+class BriefingDraft(_Strict):
+    """A briefing over many article summaries, as the model writes it."""
+
+    overview: _capped_str(600, "Two to four sentences: the most important news across all articles.")
+    top_stories: _capped_list(BriefingStory, 10, "The most important stories, most important first.", min_items=1)
+    themes: _capped_list(BriefingTheme, 8, "Themes that group related articles; may be empty.")
+    key_people: _capped_list(BriefingPersonNote, 10, "Notes on the most important participants; may be empty.")
+
+
+class BriefingArticle(_Strict):
+    """One article the briefing rests on."""
+
+    id: str = Field(description="Short id used for citations within this briefing, e.g. 'a3'.")
+    title: str | None = Field(description="The article's title, when known.")
+    source: str | None = Field(description="File path or URL the article was read from.")
+    sha256: str = Field(description="sha256 of the article text (hex).")
+    published: datetime | None = Field(description="Publication time when known (UTC, ISO 8601).")
+    headline: str = Field(description="The headline of the article's summary.")
+    cached: bool = Field(description="True when the summary came from the run store without a model call.")
+
+
+class WhoEntry(_Strict):
+    """A participant merged across articles by same name or alias (done by summariser, not the model)."""
+
+    name: str = Field(description="The name used most often across the articles.")
+    kind: ParticipantKind = Field(description="The kind given most often across the articles.")
+    aliases: list[str] = Field(description="Other names and aliases used for this participant.")
+    roles: list[str] = Field(description="Roles the articles give this participant (at most five).")
+    article_ids: list[str] = Field(description="Articles that mention this participant.")
+    note: str | None = Field(description="The model's note on this participant, when it wrote one.")
+
+
+class StanceEntry(_Strict):
+    """A position reported in one article, with the evidence (taken from the summaries as is)."""
+
+    holder: str = Field(description="Who holds the position: the merged who's-who name.")
+    target: str = Field(description="What the position is about.")
+    position: StancePosition = Field(description="supports, opposes, neutral, or mixed.")
+    article_id: str = Field(description="The article reporting the position.")
+    quote: str = Field(description="The verified quote from that article.")
+
+
+FailureStage = Literal["collect", "summarise", "briefing"]
+
+
+class BriefingFailure(_Strict):
+    """An input or step that failed; the rest of the briefing was still produced."""
+
+    source: str = Field(description="The article, feed entry or briefing chunk that failed.")
+    sha256: str | None = Field(description="sha256 of the article text, when it was read.")
+    stage: FailureStage = Field(description="collect: could not be read; summarise: no valid summary; briefing: a briefing call failed.")
+    reason: str = Field(description="Why it failed, in one line.")
+
+
+class BriefingProvenance(_Strict):
+    """How this briefing was produced: enough to reproduce and audit it."""
+
+    prompt: str = Field(description="Briefing prompt template name, e.g. 'briefing'.")
+    prompt_version: int = Field(description="Briefing prompt template version.")
+    prompt_sha256: str = Field(description="sha256 of the briefing prompt template file.")
+    article_prompt: str = Field(description="The article prompt as name@version.")
+    schema_version: str = Field(description="Version of the briefing schema.")
+    model: str = Field(description="Model name as sent to the endpoint.")
+    endpoint: str = Field(description="Endpoint host (never a key).")
+    input_sha256: list[str] = Field(description="sha256 of every summarised article text, in article id order.")
+    stages: int = Field(description="Aggregation stages: 1 when all summaries fit the context budget, more for map-reduce.")
+    briefing_calls: int = Field(description="Model replies received for briefing calls in this run (0 when all were cached).")
+    article_calls: int = Field(description="Model replies received for article summaries in this run (0 when all were cached).")
+    usage: Usage = Field(description="Tokens summed over every article summary (cached ones at their original cost), failed article attempts and briefing calls.")
+    context_budget: int = Field(description="Context budget in tokens used to decide on map-reduce.")
+    duration_s: float = Field(description="Wall time of the run, in seconds.")
+    created_at: datetime = Field(description="When the briefing was produced (UTC, ISO 8601).")
+
+
+class Briefing(BriefingDraft):
+    """A briefing over many articles, with citations, derived overviews, failures and provenance."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={"$id": BRIEFING_ID},
+    )
+
+    title: str = Field(description="The briefing's title.")
+    since: datetime | None = Field(description="Only articles from this time on were included (null: no limit).")
+    articles: list[BriefingArticle] = Field(description="The summarised articles, in id order.")
+    who_is_who: list[WhoEntry] = Field(description="Participants merged across articles, most mentioned first.")
+    stances: list[StanceEntry] = Field(description="Who supports or opposes what, with the article and quote behind each.")
+    failures: list[BriefingFailure] = Field(description="Articles and steps that failed, and why.")
+    dropped: list[DroppedItem] = Field(description="Items the model wrote that cited unknown articles or quotes, kept out.")
+    provenance: BriefingProvenance = Field(description="How this briefing was produced.")
+
+
+@cache
+def briefing_draft_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``BriefingDraft`` sent to the model (strict-mode, titles stripped)."""
+    return _strip_titles(BriefingDraft.model_json_schema())
+
+
+@cache
+def briefing_draft_schema_text() -> str:
+    return json.dumps(briefing_draft_json_schema(), separators=(",", ":"))

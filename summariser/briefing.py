@@ -1,0 +1,716 @@
+"""Many articles -> one ``Briefing``: collect, summarise (cached), merge, aggregate, check.
+
+What the model writes (``BriefingDraft``: overview, ranked top stories, themes, notes on key
+people) comes from a versioned prompt (``prompts/briefing/``) fed the per-article summaries as
+compact JSON lines with short ids ("a1".."aN"), never the raw text. What can be computed is
+computed here, deterministically: the who's who (participants merged by name or alias), the
+stance overview (straight from the grounded summaries), the article list and the failures.
+
+Checks work as for articles: ``BriefingTask`` is a ``session.Task`` whose ``check`` rejects
+unknown article ids, evidence that cites an article the story does not list, quotes not found in
+the cited article's summary or text, and key-people names not in the who's who. Rejections are
+re-asked through ``Session``; what is still wrong after the last attempt is dropped and listed in
+``Briefing.dropped``.
+
+When the summaries do not fit the context budget (estimated at ~4 characters per token), the
+briefing is built in stages: partial briefings of chunks, then a briefing of their stories, and
+so on until one call fits. Nothing is silently cut.
+
+Every briefing call is cached on disk (``<data dir>/briefings/cache/``) by the exact request,
+prompt file, model and schema version, so a rerun over the same articles makes no model call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .article import Article
+from .collect import Collection, Collector, filter_since
+from .config import Settings
+from .errors import LLMError, SummariserError, SummaryFailed
+from .extract import Outcome, Summariser
+from .grounding import ArticleText, GroundingResult, Problem, normalise
+from .prompts import Prompt, load_prompt
+from .schema import (
+    BRIEFING_SCHEMA_VERSION,
+    ArticleSummary,
+    Briefing,
+    BriefingArticle,
+    BriefingDraft,
+    BriefingFailure,
+    BriefingProvenance,
+    DroppedItem,
+    QuoteCheck,
+    StanceEntry,
+    Usage,
+    WhoEntry,
+    briefing_draft_json_schema,
+    briefing_draft_schema_text,
+)
+from .session import ReplyRejected, Session
+
+if TYPE_CHECKING:
+    from .store import Store
+
+BRIEFING_PROMPT = "briefing"
+DEFAULT_CONTEXT_BUDGET = 4096  # tokens: the embedded model's context window per slot
+CHARS_PER_TOKEN = 4
+MAX_STAGES = 6
+MAX_PARTICIPANTS_LISTED = 30
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+class BriefingBusy(SummariserError):
+    """Another run holds the lock for the same output file."""
+
+
+# --------------------------------------------------------------------------------------------
+# Deterministic parts: who's who and stances
+
+
+def name_key(name: str) -> str:
+    """Names compare equal after folding case, quote marks, spacing, edge punctuation and 'the'."""
+    key = normalise(name).strip(" .,;:'\"()[]")
+    return key[4:] if key.startswith("the ") else key
+
+
+def merge_participants(summaries: list[tuple[str, ArticleSummary]]) -> list[WhoEntry]:
+    """Participants merged across articles when a name or alias matches; most mentioned first."""
+    parent: dict[str, str] = {}
+
+    def find(key: str) -> str:
+        parent.setdefault(key, key)
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    mentions: list[tuple[str, str, Any]] = []  # (article id, name key, participant)
+    for article_id, summary in summaries:
+        for participant in summary.participants:
+            keys = [k for k in (name_key(participant.name), *map(name_key, participant.aliases)) if k]
+            if not keys:
+                continue
+            for other in keys[1:]:
+                parent[find(other)] = find(keys[0])
+            find(keys[0])
+            mentions.append((article_id, keys[0], participant))
+
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for article_id, key, participant in mentions:
+        groups.setdefault(find(key), []).append((article_id, participant))
+    order = {article_id: i for i, (article_id, _) in enumerate(summaries)}
+    entries = []
+    for members in groups.values():
+        names = Counter(p.name for _, p in members)
+        first_seen = {p.name: i for i, (_, p) in reversed(list(enumerate(members)))}
+        name = min(names, key=lambda n: (-names[n], first_seen[n]))
+        kinds = Counter(p.kind for _, p in members)
+        kind = min(kinds, key=lambda k: (-kinds[k], k))
+        aliases = sorted({a for _, p in members for a in (p.name, *p.aliases) if name_key(a) != name_key(name)}, key=str.casefold)
+        roles = list(dict.fromkeys(p.role for _, p in members if p.role))[:5]
+        ids = sorted({a for a, _ in members}, key=order.__getitem__)
+        entries.append(WhoEntry(name=name, kind=kind, aliases=aliases, roles=roles, article_ids=ids, note=None))
+    entries.sort(key=lambda e: (-len(e.article_ids), e.name.casefold()))
+    return entries
+
+
+def collect_stances(summaries: list[tuple[str, ArticleSummary]], who: list[WhoEntry]) -> list[StanceEntry]:
+    """Every grounded stance in the summaries, holders mapped to their who's-who name."""
+    canonical: dict[str, str] = {}
+    for entry in who:
+        for name in (entry.name, *entry.aliases):
+            canonical.setdefault(name_key(name), entry.name)
+    order = {article_id: i for i, (article_id, _) in enumerate(summaries)}
+    stances = [
+        StanceEntry(
+            holder=canonical.get(name_key(s.holder), s.holder),
+            target=s.target,
+            position=s.position,
+            article_id=article_id,
+            quote=s.quote,
+        )
+        for article_id, summary in summaries
+        for s in summary.stances
+    ]
+    stances.sort(key=lambda s: (s.holder.casefold(), s.target.casefold(), order[s.article_id]))
+    return stances
+
+
+# --------------------------------------------------------------------------------------------
+# What the model sees and how its reply is checked
+
+
+def article_line(article_id: str, article: Article, summary: ArticleSummary) -> str:
+    """One article as a compact JSON line: what the briefing prompt is fed instead of raw text."""
+    data: dict[str, Any] = {"id": article_id}
+    if article.title:
+        data["title"] = article.title
+    data |= {"headline": summary.headline, "summary": summary.summary, "facts": [f.statement for f in summary.key_facts]}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def evidence_text(article: Article, summary: ArticleSummary) -> str:
+    """What a briefing quote may come from: the article's summary, facts, quotes and text."""
+    parts = [summary.headline, summary.summary]
+    parts += [f"{f.statement}\n{f.quote}" for f in summary.key_facts]
+    parts.append(article.text)
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input line of a briefing call and the article ids it covers."""
+
+    line: str
+    article_ids: tuple[str, ...]
+
+    @property
+    def tokens(self) -> int:
+        return len(self.line) // CHARS_PER_TOKEN + 1
+
+
+@dataclass
+class BriefingTask:
+    """Aggregate summaries (or partial briefings) into a ``BriefingDraft`` citing only known ids."""
+
+    items: list[Item]
+    evidence: dict[str, ArticleText]
+    participants: list[str]
+    title: str | None = None
+    partial: bool = False
+    stories: bool = False
+    output_model: type[BriefingDraft] = BriefingDraft
+    schema_name: str = "briefing"
+
+    def __post_init__(self) -> None:
+        self.known = {aid for item in self.items for aid in item.article_ids}
+        self._names = {name_key(n) for n in self.participants}
+
+    def variables(self) -> dict[str, Any]:
+        return {
+            "articles": "\n".join(item.line for item in self.items),
+            "participants": "; ".join(self.participants) or "(none)",
+            "title": self.title,
+            "partial": self.partial,
+            "stories": self.stories,
+        }
+
+    def json_schema(self) -> dict[str, Any]:
+        return briefing_draft_json_schema()
+
+    def schema_text(self) -> str:
+        return briefing_draft_schema_text()
+
+    def _ids(self, path: str, ids: list[str], problems: list[Problem]) -> None:
+        for j, aid in enumerate(ids):
+            if aid not in self.known:
+                where = f"{path}.article_ids[{j}]"
+                problems.append(Problem(where, f"unknown article id {aid!r}: cite only the ids given", where))
+
+    def check(self, draft: BriefingDraft) -> GroundingResult:
+        result = GroundingResult()
+        problems = result.problems
+        for i, story in enumerate(draft.top_stories):
+            self._ids(f"top_stories[{i}]", story.article_ids, problems)
+            for k, ev in enumerate(story.evidence):
+                where = f"top_stories[{i}].evidence[{k}]"
+                result.quotes_checked += 1
+                if ev.article_id not in self.known:
+                    problems.append(Problem(where, f"unknown article id {ev.article_id!r}: cite only the ids given", where))
+                elif ev.article_id not in story.article_ids:
+                    problems.append(Problem(where, f"cites {ev.article_id}, which the story's article_ids do not list", where))
+                else:
+                    found = self.evidence[ev.article_id].find_quote(ev.quote)
+                    if found is None:
+                        problems.append(Problem(f"{where}.quote", f"quote not found in article {ev.article_id}: {ev.quote[:80]!r}", where))
+                    else:
+                        result.verified.append(QuoteCheck(path=f"{where}.quote", quote=ev.quote, match=found[0], score=found[1]))
+        for i, theme in enumerate(draft.themes):
+            self._ids(f"themes[{i}]", theme.article_ids, problems)
+        for i, person in enumerate(draft.key_people):
+            if name_key(person.name) not in self._names:
+                problems.append(Problem(f"key_people[{i}].name", f"{person.name!r} is not in the participant list", f"key_people[{i}]"))
+        return result
+
+    def drop(self, draft: BriefingDraft, items: set[str]) -> BriefingDraft:
+        def keep(path: str) -> bool:
+            return path not in items
+
+        def ids(path: str, values: list[str]) -> list[str]:
+            return [v for j, v in enumerate(values) if keep(f"{path}.article_ids[{j}]")]
+
+        stories = []
+        for i, story in enumerate(draft.top_stories):
+            path = f"top_stories[{i}]"
+            kept_ids = ids(path, story.article_ids)
+            if keep(path) and kept_ids:
+                evidence = [e for k, e in enumerate(story.evidence) if keep(f"{path}.evidence[{k}]") and e.article_id in kept_ids]
+                stories.append(story.model_copy(update={"article_ids": kept_ids, "evidence": evidence}))
+        themes = []
+        for i, theme in enumerate(draft.themes):
+            kept_ids = ids(f"themes[{i}]", theme.article_ids)
+            if keep(f"themes[{i}]") and kept_ids:
+                themes.append(theme.model_copy(update={"article_ids": kept_ids}))
+        people = [p for i, p in enumerate(draft.key_people) if keep(f"key_people[{i}]")]
+        return draft.model_copy(update={"top_stories": stories, "themes": themes, "key_people": people})
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class ArticlePlan:
+    """What a run would do with one article (``--dry-run``)."""
+
+    article: Article
+    cached: bool
+
+
+@dataclass
+class BriefingPlan:
+    articles: list[ArticlePlan]
+    collection: Collection
+
+    @property
+    def to_summarise(self) -> int:
+        return sum(1 for a in self.articles if not a.cached)
+
+
+@dataclass
+class BriefingResult:
+    briefing: Briefing
+    article_calls: int = 0
+    briefing_calls: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.briefing.failures else EXIT_OK
+
+
+ProgressHook = Callable[[Outcome, int, int], None]
+
+
+@dataclass
+class _Call:
+    draft: BriefingDraft
+    dropped: list[DroppedItem]
+    usage: Usage
+    attempts: int
+    cached: bool
+
+
+@dataclass
+class _State:
+    failures: list[BriefingFailure] = field(default_factory=list)
+    dropped: list[DroppedItem] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    calls: int = 0
+    stages: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# The builder
+
+
+class BriefingBuilder:
+    """Build briefings with one settings object, one store and one connection.
+
+    >>> with BriefingBuilder(Settings.load(), store=Store(path)) as builder:
+    ...     result = builder.build(["feeds/world.xml", "inbox/*.txt"], since=parse_since("24h"))
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        store: "Store | None" = None,
+        prompt: Prompt | str = BRIEFING_PROMPT,
+        context_budget: int = DEFAULT_CONTEXT_BUDGET,
+        fetch_timeout_s: float = 20.0,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings or Settings.load()
+        self.store = store
+        self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
+        if self.prompt.schema != "BriefingDraft":
+            raise SummariserError(f"prompt {self.prompt.ref} writes {self.prompt.schema}, not BriefingDraft: pass a briefing prompt")
+        self.context_budget = context_budget
+        self.fetch_timeout_s = fetch_timeout_s
+        self.cache_dir = cache_dir or self.settings.home / "briefings" / "cache"
+        self.summariser = Summariser(self.settings, store=store)
+
+    def close(self) -> None:
+        self.summariser.close()
+
+    def __enter__(self) -> "BriefingBuilder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- collecting --------------------------------------------------------------------------
+    def collect(self, sources: Iterable[str], *, since: datetime | None = None) -> Collection:
+        with Collector(timeout_s=self.fetch_timeout_s) as collector:
+            collection = collector.collect(sources)
+        collection.articles, collection.too_old = filter_since(collection.articles, since, store=self.store)
+        return collection
+
+    def plan(self, sources: Iterable[str], *, since: datetime | None = None, refresh: bool = False) -> BriefingPlan:
+        """What a run would summarise and what is cached, without calling any model."""
+        collection = self.collect(sources, since=since)
+        keys = {a.sha256: self.summariser.key_for(a) for a in collection.articles}
+        cached = self.store.cached_keys(keys.values()) if self.store is not None and not refresh else set()
+        return BriefingPlan([ArticlePlan(a, keys[a.sha256] in cached) for a in collection.articles], collection)
+
+    # -- summarising -------------------------------------------------------------------------
+    def summarise_all(self, articles: list[Article], *, refresh: bool = False, on_progress: ProgressHook | None = None) -> list[Outcome]:
+        """Summaries of ``articles`` in input order, at most ``settings.concurrency`` at once."""
+        if not articles:
+            return []
+        index = {id(a): i for i, a in enumerate(articles)}
+
+        async def run() -> list[Outcome]:
+            done: list[Outcome] = []
+            try:
+                async for outcome in self.summariser.arun_many(articles, refresh=refresh):
+                    done.append(outcome)
+                    if on_progress is not None:
+                        on_progress(outcome, len(done), len(articles))
+            finally:
+                client = self.summariser._client
+                if client is not None and getattr(client, "_async", None) is not None:
+                    await client._async.close()  # close in the loop that opened it
+                    client._async = None
+            return done
+
+        outcomes = asyncio.run(run())
+        outcomes.sort(key=lambda o: index[id(o.article)])
+        return outcomes
+
+    # -- aggregating -------------------------------------------------------------------------
+    def _cache_key(self, session: Session) -> str:
+        material = json.dumps(
+            [self.prompt.sha256, session.model, BRIEFING_SCHEMA_VERSION, session.mode, session.request()["messages"]],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def _cached_call(self, key: str) -> _Call | None:
+        path = self.cache_dir / f"{key}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return _Call(
+                draft=BriefingDraft.model_validate(data["draft"]),
+                dropped=[DroppedItem.model_validate(d) for d in data["dropped"]],
+                usage=Usage.model_validate(data["usage"]),
+                attempts=int(data["attempts"]),
+                cached=True,
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # missing or damaged: ask the model again
+
+    def _save_call(self, key: str, call: _Call) -> None:
+        data = {
+            "draft": call.draft.model_dump(mode="json"),
+            "dropped": [d.model_dump(mode="json") for d in call.dropped],
+            "usage": call.usage.model_dump(),
+            "attempts": call.attempts,
+        }
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_dir / f".{key}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            os.replace(tmp, self.cache_dir / f"{key}.json")
+        except OSError:
+            pass  # a cache that cannot be written only costs a model call next time
+
+    def _converse(self, session: Session) -> BriefingDraft:
+        from .llm import ResponseFormatUnsupported
+
+        client = self.summariser.client
+        while True:
+            try:
+                reply = client.complete(session.request())
+            except LLMError as exc:
+                if isinstance(exc, ResponseFormatUnsupported) and self.settings.mode == "auto" and session.mode == "json_schema":
+                    session.set_mode("json_object")
+                    continue
+                if not exc.attempt_log:
+                    exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
+                raise
+            try:
+                return session.accept(reply)
+            except ReplyRejected:
+                continue
+
+    def _call(self, task: BriefingTask, *, refresh: bool) -> _Call:
+        mode = "json_object" if self.settings.mode == "json_object" else "json_schema"
+        session: Session[BriefingDraft] = Session(
+            task, self.prompt, model=self.summariser.model, mode=mode, max_attempts=self.settings.max_attempts
+        )
+        key = self._cache_key(session)
+        if not refresh:
+            hit = self._cached_call(key)
+            if hit is not None:
+                return hit
+        draft = self._converse(session)
+        call = _Call(draft=draft, dropped=list(session.dropped), usage=session.usage, attempts=len(session.attempts), cached=False)
+        self._save_call(key, call)
+        return call
+
+    def _fits(self, items: list[Item], overhead: int) -> bool:
+        return overhead + sum(i.tokens for i in items) <= self.context_budget
+
+    def _overhead(self, participants: list[str], title: str | None) -> int:
+        system, user = self.prompt.render(
+            schema=briefing_draft_schema_text() if self.settings.mode == "json_object" else None,
+            articles="", participants="; ".join(participants), title=title, partial=True, stories=True,
+        )
+        return (len(system) + len(user)) // CHARS_PER_TOKEN + self.prompt.max_tokens
+
+    def _chunks(self, items: list[Item], overhead: int) -> list[list[Item]]:
+        """Greedy packing within the budget; at least two items per chunk so every stage shrinks."""
+        capacity = self.context_budget - overhead
+        chunks: list[list[Item]] = []
+        current: list[Item] = []
+        size = 0
+        for item in items:
+            if current and size + item.tokens > capacity and len(current) >= 2:
+                chunks.append(current)
+                current, size = [], 0
+            current.append(item)
+            size += item.tokens
+        if current:
+            if len(current) == 1 and chunks:
+                chunks[-1].append(current[0])
+            else:
+                chunks.append(current)
+        return chunks
+
+    def aggregate(
+        self,
+        items: list[Item],
+        *,
+        evidence: dict[str, ArticleText],
+        who: list[WhoEntry],
+        title: str | None,
+        state: _State,
+        refresh: bool = False,
+        stories: bool = False,
+    ) -> BriefingDraft:
+        """One briefing call when ``items`` fit the budget, else map-reduce over chunks."""
+        state.stages += 1
+
+        def roster(chunk: list[Item]) -> list[str]:
+            ids = {aid for item in chunk for aid in item.article_ids}
+            return [e.name for e in who if ids & set(e.article_ids)][:MAX_PARTICIPANTS_LISTED]
+
+        overhead = self._overhead([e.name for e in who][:MAX_PARTICIPANTS_LISTED], title)
+        chunks = self._chunks(items, overhead)
+        if self._fits(items, overhead) or len(chunks) <= 1 or state.stages >= MAX_STAGES:
+            task = BriefingTask(items, evidence, roster(items), title=title, stories=stories)
+            call = self._call(task, refresh=refresh)
+            self._account(call, state)
+            return call.draft
+        partial_items: list[Item] = []
+        for number, chunk in enumerate(chunks, 1):
+            task = BriefingTask(chunk, evidence, roster(chunk), title=title, partial=True, stories=stories)
+            ids = sorted({aid for item in chunk for aid in item.article_ids}, key=_id_number)
+            try:
+                call = self._call(task, refresh=refresh)
+            except LLMError as exc:
+                usage = exc.usage if isinstance(exc.usage, Usage) else Usage()
+                state.usage = state.usage + usage
+                state.calls += exc.attempts
+                state.failures.append(BriefingFailure(
+                    source=f"stage {state.stages} chunk {number} ({_id_span(ids)})", sha256=None, stage="briefing", reason=str(exc)))
+                continue
+            self._account(call, state)
+            # Keep the reduce input smaller than this chunk's, so every stage shrinks.
+            for story in call.draft.top_stories[: max(1, len(chunk) // 2)]:
+                line = json.dumps(
+                    {"story": story.headline, "synthesis": story.synthesis, "article_ids": story.article_ids,
+                     "evidence": [e.quote for e in story.evidence]},
+                    ensure_ascii=False, separators=(",", ":"),
+                )
+                partial_items.append(Item(line, tuple(story.article_ids)))
+        if not partial_items:
+            raise SummaryFailed(f"every partial briefing of stage {state.stages} failed: see the failures above")
+        return self.aggregate(partial_items, evidence=evidence, who=who, title=title, state=state, refresh=refresh, stories=True)
+
+    @staticmethod
+    def _account(call: _Call, state: _State) -> None:
+        state.usage = state.usage + call.usage
+        state.dropped.extend(call.dropped)
+        if not call.cached:
+            state.calls += call.attempts
+
+    # -- everything --------------------------------------------------------------------------
+    def build(
+        self,
+        sources: Iterable[str],
+        *,
+        since: datetime | None = None,
+        title: str | None = None,
+        refresh: bool = False,
+        on_progress: ProgressHook | None = None,
+    ) -> BriefingResult:
+        """Collect, summarise and aggregate. Raises SummariserError only when nothing could be done."""
+        started = time.monotonic()
+        collection = self.collect(sources, since=since)
+        return self.build_from(collection, since=since, title=title, refresh=refresh, on_progress=on_progress, started=started)
+
+    def build_from(
+        self,
+        collection: Collection,
+        *,
+        since: datetime | None = None,
+        title: str | None = None,
+        refresh: bool = False,
+        on_progress: ProgressHook | None = None,
+        started: float | None = None,
+    ) -> BriefingResult:
+        started = time.monotonic() if started is None else started
+        title = title or f"Briefing {datetime.now(timezone.utc):%Y-%m-%d}"
+        state = _State()
+        state.failures = [BriefingFailure(source=f.source, sha256=None, stage="collect", reason=f.reason) for f in collection.failures]
+        outcomes = self.summarise_all(collection.articles, refresh=refresh, on_progress=on_progress)
+        article_calls = 0
+        done: list[tuple[str, Outcome]] = []
+        article_usage = Usage()
+        for outcome in outcomes:
+            if outcome.summary is not None:
+                done.append((f"a{len(done) + 1}", outcome))
+                article_usage = article_usage + outcome.summary.provenance.usage
+                if not outcome.cached:
+                    article_calls += outcome.summary.provenance.attempts
+            else:
+                error = outcome.error
+                attempts = getattr(error, "attempts", 0) or 0
+                usage = getattr(error, "usage", None)
+                article_calls += attempts
+                if isinstance(usage, Usage):
+                    article_usage = article_usage + usage
+                state.failures.append(BriefingFailure(
+                    source=outcome.article.label, sha256=outcome.article.sha256, stage="summarise", reason=str(error)))
+        if not done and state.failures:
+            shown = "; ".join(f"{f.source}: {f.reason}" for f in state.failures[:3])
+            raise SummariserError(f"no article could be summarised ({len(state.failures)} failed): {shown}")
+
+        summaries = [(aid, o.summary) for aid, o in done if o.summary is not None]
+        who = merge_participants(summaries)
+        stances = collect_stances(summaries, who)
+        draft = BriefingDraft(overview="No articles to brief on.", top_stories=[], themes=[], key_people=[])
+        if done:
+            items = [Item(article_line(aid, o.article, o.summary), (aid,)) for aid, o in done if o.summary is not None]
+            evidence = {aid: ArticleText(evidence_text(o.article, o.summary), fuzzy_threshold=self.settings.fuzzy_threshold)
+                        for aid, o in done if o.summary is not None}
+            try:
+                draft = self.aggregate(items, evidence=evidence, who=who, title=title, state=state, refresh=refresh)
+            except LLMError as exc:
+                raise type(exc)(f"the briefing call failed: {exc}", attempts=exc.attempts, usage=exc.usage,
+                                last_reply=exc.last_reply, errors=exc.errors, attempt_log=exc.attempt_log) from None
+        notes = {name_key(p.name): p.note for p in draft.key_people}
+        who = [e.model_copy(update={"note": notes.get(name_key(e.name))}) for e in who]
+        briefing = Briefing(
+            **draft.model_dump(),
+            title=title,
+            since=since,
+            articles=[
+                BriefingArticle(
+                    id=aid, title=o.article.title, source=o.article.source, sha256=o.article.sha256,
+                    published=o.article.published, headline=o.summary.headline, cached=o.cached,
+                )
+                for aid, o in done if o.summary is not None
+            ],
+            who_is_who=who,
+            stances=stances,
+            failures=state.failures,
+            dropped=state.dropped,
+            provenance=BriefingProvenance(
+                prompt=self.prompt.name,
+                prompt_version=self.prompt.version,
+                prompt_sha256=self.prompt.sha256,
+                article_prompt=self.summariser.prompt.ref,
+                schema_version=BRIEFING_SCHEMA_VERSION,
+                model=self.summariser.model,
+                endpoint=self.settings.endpoint_host,
+                input_sha256=[o.article.sha256 for _, o in done],
+                stages=state.stages,
+                briefing_calls=state.calls,
+                article_calls=article_calls,
+                usage=article_usage + state.usage,
+                context_budget=self.context_budget,
+                duration_s=round(time.monotonic() - started, 3),
+                created_at=datetime.now(timezone.utc),
+            ),
+        )
+        return BriefingResult(briefing, article_calls=article_calls, briefing_calls=state.calls)
+
+
+def _id_number(article_id: str) -> int:
+    match = re.search(r"\d+", article_id)
+    return int(match.group()) if match else 0
+
+
+def _id_span(ids: list[str]) -> str:
+    return f"{ids[0]}..{ids[-1]}" if len(ids) > 1 else (ids[0] if ids else "no articles")
+
+
+def lock_path(out: Path, home: Path) -> Path:
+    """One lock file per output path, in the data dir (the output's directory may be read-only)."""
+    digest = hashlib.sha256(str(Path(out).expanduser().resolve()).encode("utf-8")).hexdigest()[:16]
+    return home / "locks" / f"briefing-{digest}.lock"
+
+
+@contextmanager
+def briefing_lock(out: Path, home: Path, *, wait_s: float = 0.0) -> Iterator[Path]:
+    """Hold the lock for ``out``; wait up to ``wait_s`` for another run, then raise BriefingBusy."""
+    from filelock import FileLock, Timeout
+
+    path = lock_path(out, home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path), timeout=max(0.0, wait_s))
+    try:
+        lock.acquire()
+    except Timeout:
+        raise BriefingBusy(
+            f"another briefing run is still writing {out} (lock {path}); gave up after {wait_s:g}s: "
+            "let it finish, or pass --wait SECONDS to wait longer"
+        ) from None
+    try:
+        yield path
+    finally:
+        lock.release()
+
+
+def build_briefing(
+    sources: Iterable[str],
+    *,
+    settings: Settings | None = None,
+    store: "Store | None" = None,
+    since: datetime | None = None,
+    title: str | None = None,
+    prompt: Prompt | str = BRIEFING_PROMPT,
+    context_budget: int = DEFAULT_CONTEXT_BUDGET,
+    refresh: bool = False,
+    on_progress: ProgressHook | None = None,
+) -> BriefingResult:
+    """Collect ``sources``, summarise each article (cached in ``store``) and aggregate a Briefing."""
+    with BriefingBuilder(settings, store=store, prompt=prompt, context_budget=context_budget) as builder:
+        return builder.build(sources, since=since, title=title, refresh=refresh, on_progress=on_progress)

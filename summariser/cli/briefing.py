@@ -1,0 +1,138 @@
+"""``summariser briefing``: many articles (files, feeds, URLs) to one briefing page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
+from ..render import format_for, write_briefing
+from ..timeutil import parse_since
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings
+from .summarise import Mode
+
+
+def briefing_command(
+    sources: Annotated[list[str], typer.Argument(help="Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the briefing; the suffix picks the format: .md, .html or .json.", show_default=False)],
+    since: Annotated[str | None, typer.Option("--since", help="Only articles dated (else first seen) from then on: 24h, 7d, 2w or a date like 2026-11-01.", show_default=False)] = None,
+    title: Annotated[str | None, typer.Option("--title", help="The briefing's title. Default: 'Briefing YYYY-MM-DD'.", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be summarised and what is cached; call no model, write nothing.")] = False,
+    wait: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait when another run is writing the same --out, then give up.")] = 0.0,
+    context_budget: Annotated[int, typer.Option("--context-budget", min=256, help="Model context in tokens; summaries that do not fit are briefed in stages (map-reduce).")] = DEFAULT_CONTEXT_BUDGET,
+    briefing_prompt: Annotated[str, typer.Option("--briefing-prompt", help="Briefing prompt template NAME[@VERSION].")] = "briefing",
+    prompt: PromptOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="Structured output: json_schema, json_object or auto.")] = Mode.auto,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=10, help="Replies to try per article and per briefing call.")] = 3,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached summaries and briefing calls; call the model again.")] = False,
+    db: DbOpt = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply.")] = 120.0,
+    fetch_timeout: Annotated[float, typer.Option("--fetch-timeout", min=1, help="Seconds to wait for one URL or feed.")] = 20.0,
+    local_model: LocalModelOpt = None,
+) -> None:
+    """Brief on many articles: summarise each (cached), then rank stories, group themes, merge who's who.
+
+    Made for cron: reruns reuse cached work, a lock keeps overlapping runs apart, one bad article
+    never sinks the briefing. Exit codes: 0 ok, 1 failed, 2 usage error, 3 written but some
+    articles failed (listed in the briefing).
+
+    Examples:
+
+      summariser briefing inbox/ --since 24h --out briefing.html
+
+      summariser briefing https://example.com/world.rss 'archive/**/*.txt' --title "Morning" --out am.md
+
+      summariser briefing feeds.xml --dry-run --out briefing.json
+    """
+    fmt = format_for(out)
+    since_at = parse_since(since) if since else None
+    settings = load_settings(
+        prompt=prompt, model=model, base_url=base_url, mode=mode.value, max_attempts=max_attempts,
+        db_path=db, concurrency=concurrency, timeout_s=timeout, local_model=local_model,
+    )
+    if concurrency is None and settings.uses_local_model:
+        settings = load_settings(
+            prompt=prompt, model=model, base_url=base_url, mode=mode.value, max_attempts=max_attempts,
+            db_path=db, concurrency=1, timeout_s=timeout, local_model=local_model,
+        )
+    from ..store import Store
+
+    with Store(settings.store_path) as store, BriefingBuilder(
+        settings, store=store, prompt=briefing_prompt, context_budget=context_budget, fetch_timeout_s=fetch_timeout
+    ) as builder:
+        if dry_run:
+            _print_plan(builder.plan(sources, since=since_at, refresh=refresh), out)
+            return
+        with briefing_lock(out, settings.home, wait_s=wait):
+            with _progress() as on_progress:
+                result = builder.build(sources, since=since_at, title=title, refresh=refresh, on_progress=on_progress)
+            write_briefing(result.briefing, out)
+    b = result.briefing
+    cached = sum(1 for a in b.articles if a.cached)
+    err_console.print(
+        f"Wrote {out} ({fmt}): {len(b.articles)} articles ({cached} cached), {len(b.top_stories)} top stories; "
+        f"{result.article_calls + result.briefing_calls} model calls."
+    )
+    if b.failures:
+        for failure in b.failures:
+            err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
+        err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+class _progress:
+    """A rich progress bar on a terminal; nothing on a pipe or in cron."""
+
+    def __enter__(self):
+        if not err_console.is_terminal:
+            self._progress = None
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(TextColumn("Summarising"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                  TextColumn("{task.description}"), console=err_console, transient=True)
+        self._progress.start()
+        self._task = None
+
+        def update(outcome, done: int, total: int) -> None:
+            if self._task is None:
+                self._task = self._progress.add_task("", total=total)
+            label = ("cached " if outcome.cached else "") + outcome.article.label[-40:]
+            self._progress.update(self._task, completed=done, description=escape(label))
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _print_plan(plan: BriefingPlan, out: Path) -> None:
+    table = Table(title=f"Dry run for {out}: nothing is summarised or written", title_justify="left")
+    table.add_column("status")
+    table.add_column("article", overflow="fold")
+    table.add_column("sha256")
+    for item in plan.articles:
+        table.add_row("cached" if item.cached else "summarise", escape(item.article.label), item.article.sha256[:12])
+    c = plan.collection
+    for article, first in c.duplicates:
+        table.add_row("duplicate", escape(f"{article.label} (same as {first})"), article.sha256[:12])
+    for article in c.too_old:
+        table.add_row("too old", escape(article.label), article.sha256[:12])
+    for failure in c.failures:
+        table.add_row("[red]failed[/]", escape(f"{failure.source}: {failure.reason}"), "")
+    console.print(table)
+    console.print(
+        f"{len(plan.articles)} article(s): {plan.to_summarise} to summarise, {len(plan.articles) - plan.to_summarise} cached; "
+        f"{len(c.duplicates)} duplicate(s), {len(c.too_old)} too old, {len(c.failures)} unreadable."
+    )
+
+
+__all__ = ["briefing_command", "EXIT_FAILED"]
