@@ -44,7 +44,6 @@ from .schema import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "SCHEMA_VERSION",
     "Article",
     "ArticleSummary",
     "AuthError",
@@ -63,11 +62,12 @@ __all__ = [
     "PromptError",
     "Provenance",
     "RefusalError",
+    "SCHEMA_VERSION",
     "Settings",
     "Stance",
     "StoreError",
-    "SummariserError",
     "Summariser",
+    "SummariserError",
     "SummaryDraft",
     "SummaryFailed",
     "TransportError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt
@@ -25,6 +25,9 @@ from .session import ArticleTask, ReplyRejected, Session, build_summary, summary
 if TYPE_CHECKING:
     from .llm import ChatClient
     from .store import Store
+
+
+LOCAL_TIMEOUT_S = 900.0
 
 
 @dataclass
@@ -76,7 +79,13 @@ class Summariser:
                 from .local import shared_server
 
                 server = shared_server(self.settings)
-                self._endpoint = self.settings.with_endpoint(server.base_url, self.settings.model_name)
+                # On two CPU cores one reply can take minutes under load; a timeout would only make
+                # the server keep generating an abandoned reply, so wait longer for local replies.
+                self._endpoint = replace(
+                    self.settings.with_endpoint(server.base_url, self.settings.model_name),
+                    timeout_s=max(self.settings.timeout_s, LOCAL_TIMEOUT_S),
+                    retry_budget_s=max(self.settings.retry_budget_s, LOCAL_TIMEOUT_S),
+                )
             else:
                 self._endpoint = self.settings
         return self._endpoint

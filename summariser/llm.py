@@ -188,7 +188,7 @@ class ChatClient:
 
     def _give_up(self, exc: Transient, tries: int, started: float) -> TransportError:
         return TransportError(
-            f"gave up after {tries} tries in {time.monotonic() - started:.1f}s: {exc}; "
+            f"gave up after {tries} {'try' if tries == 1 else 'tries'} in {time.monotonic() - started:.1f}s: {exc}; "
             "check the endpoint, or raise --retry-budget"
         )
 

@@ -1,0 +1,56 @@
+"""Project promises: the README's two commands, CI, public API and CLI help."""
+
+from __future__ import annotations
+
+import re
+
+import typer
+from typer.testing import CliRunner
+
+import summariser
+from summariser.cli import app
+
+from conftest import REPO
+
+
+def _quick_start_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return [c.strip() for c in re.findall(r"```sh\n(.*?)\n\s*```", section, re.DOTALL)]
+
+
+def test_readme_has_exactly_two_quick_start_commands_and_ci_runs_the_second():
+    commands = _quick_start_commands()
+    assert len(commands) == 2 and all("\n" not in c for c in commands)
+    setup_and_summarise, setup_and_test = commands
+    assert "summariser summarise seeds/" in setup_and_summarise and "[local]" in setup_and_summarise
+    assert "pytest" in setup_and_test
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert setup_and_test in ci.splitlines()
+
+
+def test_public_api_is_sorted_and_importable():
+    assert summariser.__all__ == sorted(summariser.__all__)
+    for name in summariser.__all__:
+        assert getattr(summariser, name) is not None
+
+
+def _walk(command: typer.main.TyperGroup | object, path: tuple[str, ...] = ()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _walk(sub, (*path, name))
+
+
+def test_every_command_has_help_text_that_teaches():
+    root = typer.main.get_command(app)
+    runner = CliRunner()
+    seen = []
+    for path, command in _walk(root):
+        if not path:
+            continue
+        seen.append(" ".join(path))
+        assert (command.help or "").strip(), f"`summariser {' '.join(path)}` has no help text"
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, f"{path}: {result.output}"
+    for expected in ("summarise", "schema", "prompts list", "prompts show", "prompts diff"):
+        assert expected in seen
