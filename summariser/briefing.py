@@ -59,7 +59,7 @@ from .schema import (
     briefing_draft_json_schema,
     briefing_draft_schema_text,
 )
-from .session import ReplyRejected, Session
+from .session import Session
 
 if TYPE_CHECKING:
     from .store import Store
@@ -391,10 +391,7 @@ class BriefingBuilder:
                     if on_progress is not None:
                         on_progress(outcome, len(done), len(articles))
             finally:
-                client = self.summariser._client
-                if client is not None and getattr(client, "_async", None) is not None:
-                    await client._async.close()  # close in the loop that opened it
-                    client._async = None
+                await self.summariser.aclose()
             return done
 
         outcomes = asyncio.run(run())
@@ -440,23 +437,7 @@ class BriefingBuilder:
             pass  # a cache that cannot be written only costs a model call next time
 
     def _converse(self, session: Session) -> BriefingDraft:
-        from .llm import ResponseFormatUnsupported
-
-        client = self.summariser.client
-        while True:
-            try:
-                reply = client.complete(session.request())
-            except LLMError as exc:
-                if isinstance(exc, ResponseFormatUnsupported) and self.settings.mode == "auto" and session.mode == "json_schema":
-                    session.set_mode("json_object")
-                    continue
-                if not exc.attempt_log:
-                    exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
-                raise
-            try:
-                return session.accept(reply)
-            except ReplyRejected:
-                continue
+        return self.summariser.converse(session)
 
     def _call(self, task: BriefingTask, *, refresh: bool) -> _Call:
         mode = "json_object" if self.settings.mode == "json_object" else "json_schema"

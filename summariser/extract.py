@@ -166,14 +166,17 @@ class Summariser:
             self.store.add_attempt(run_id, attempt)
         session.saved_attempts = len(session.attempts)
 
-    def _fallback_mode(self, session: Session, exc: Exception) -> bool:
+    def _after_transport_error(self, session: Session, exc: LLMError) -> Exception:
+        """Either switch to json_object and ask again (auto mode), or the error with its cost attached."""
         from .llm import ResponseFormatUnsupported
 
         if isinstance(exc, ResponseFormatUnsupported) and self.settings.mode == "auto" and session.mode == "json_schema":
             self._mode = "json_object"
             session.set_mode("json_object")
-            return True
-        return False
+            return ReplyRejected([str(exc)], reask=False)
+        if not exc.attempt_log:
+            exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
+        return exc
 
     # -- sync --------------------------------------------------------------------------
     def run(self, article: Article | str, *, refresh: bool = False) -> Outcome:
@@ -185,21 +188,24 @@ class Summariser:
         run_id = self._start_run(article)
         session, started = self._session(article), time.monotonic()
         try:
-            for attempt in Retrying(stop=stop_after_attempt(self.settings.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
-                with attempt:
-                    try:
-                        reply = self.client.complete(session.request())
-                    except LLMError as exc:
-                        if self._fallback_mode(session, exc):
-                            raise ReplyRejected([str(exc)], reask=False) from None
-                        raise
-                    try:
-                        session.accept(reply)
-                    finally:
-                        self._save_attempts(run_id, session)
+            self.converse(session, run_id=run_id)
         except SummariserError as exc:
             return self._finish(run_id, session, article, started, exc)
         return self._finish(run_id, session, article, started, None)
+
+    def converse(self, session: Session, *, run_id: int | None = None):
+        """Drive one session to an accepted draft: the only re-ask loop (summaries and briefings)."""
+        for attempt in Retrying(stop=stop_after_attempt(session.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
+            with attempt:
+                try:
+                    reply = self.client.complete(session.request())
+                except LLMError as exc:
+                    raise self._after_transport_error(session, exc) from None
+                try:
+                    return session.accept(reply)
+                finally:
+                    self._save_attempts(run_id, session)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def summarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
         """Summarise one article or raise the SummariserError that stopped it."""
@@ -218,21 +224,24 @@ class Summariser:
         run_id = self._start_run(article)
         session, started = self._session(article), time.monotonic()
         try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(self.settings.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
-                with attempt:
-                    try:
-                        reply = await self.client.acomplete(session.request())
-                    except LLMError as exc:
-                        if self._fallback_mode(session, exc):
-                            raise ReplyRejected([str(exc)], reask=False) from None
-                        raise
-                    try:
-                        session.accept(reply)
-                    finally:
-                        self._save_attempts(run_id, session)
+            await self.aconverse(session, run_id=run_id)
         except SummariserError as exc:
             return self._finish(run_id, session, article, started, exc)
         return self._finish(run_id, session, article, started, None)
+
+    async def aconverse(self, session: Session, *, run_id: int | None = None):
+        """The async twin of :meth:`converse`."""
+        async for attempt in AsyncRetrying(stop=stop_after_attempt(session.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
+            with attempt:
+                try:
+                    reply = await self.client.acomplete(session.request())
+                except LLMError as exc:
+                    raise self._after_transport_error(session, exc) from None
+                try:
+                    return session.accept(reply)
+                finally:
+                    self._save_attempts(run_id, session)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def asummarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
         outcome = await self.arun(article, refresh=refresh)
@@ -258,6 +267,12 @@ class Summariser:
                 task.cancel()
 
     # -- lifecycle ---------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close the async connection pool inside the event loop that opened it."""
+        if self._client is not None and self._client._async is not None:
+            client, self._client._async = self._client._async, None
+            await client.close()
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -300,7 +315,5 @@ async def asummarise_article(
     try:
         return await summariser.asummarise(article, refresh=refresh)
     finally:
-        if summariser._client is not None and summariser._client._async is not None:
-            await summariser._client._async.close()
-            summariser._client._async = None
+        await summariser.aclose()
         summariser.close()

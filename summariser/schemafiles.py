@@ -18,13 +18,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .schema import ArticleSummary, output_json_schema
+from .schema import ArticleSummary, Briefing, output_json_schema
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # File name -> the output model it publishes.
 PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
     "article-summary.schema.json": ArticleSummary,
+    "briefing.schema.json": Briefing,
 }
 
 STRICT_MAX_DEPTH = 10
