@@ -395,3 +395,20 @@ def test_every_batch_command_has_help():
     command = typer.main.get_command(batch_app)
     for name, sub in command.commands.items():
         assert sub.help and sub.help.strip(), name
+
+
+def test_run_on_check_matches_the_regex_it_replaces():
+    """session._runs_on is the import hot-spot fix: it must answer exactly like _RUN_ON."""
+    import random
+
+    from summariser.session import _RUN_ON, _runs_on
+
+    rng = random.Random(7)
+    for _ in range(3000):
+        alphabet = rng.choice(["ab", "abcdefgh", 'xyz "{}:,'])
+        noise = lambda: "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))  # noqa: E731
+        unit = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+        text = (noise() + unit * rng.randint(1, 5) + noise())[-400:]
+        assert _runs_on(text) == bool(_RUN_ON.search(text)), text
+    assert _runs_on('{"a": "' + "the same long phrase again, " * 3 + '"}')
+    assert not _runs_on("")
