@@ -459,7 +459,6 @@ class _Importer:
         self.repair.write(request_line(row.custom_id, self.conversations.session(row, article).request()))
 
     def chunk(self, lines: list[tuple[int, str]]) -> None:
-        from .store import BatchResultRecord
 
         report = self.report
         parsed: list[tuple[str, dict[str, Any]]] = []

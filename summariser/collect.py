@@ -11,8 +11,7 @@ Reading single files goes through ``sources.py``; this module adds feeds, URLs a
 from __future__ import annotations
 
 import glob
-import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -264,30 +263,7 @@ def collect_articles(sources: Iterable[str], *, timeout_s: float = 20.0) -> Coll
 
 def first_seen(store: "Store | None", hashes: Iterable[str]) -> dict[str, datetime]:
     """When the run store first saw each article text (absent: never seen)."""
-    hashes = list(dict.fromkeys(hashes))
-    if store is None or not hashes:
-        return {}
-    getter: Callable[[list[str]], Mapping[str, datetime]] | None = getattr(store, "first_seen", None)
-    if getter is not None:
-        return dict(getter(hashes))
-    # The store has no public lookup yet: read the documented articles table, read-only.
-    if not Path(store.path).exists():
-        return {}
-    found: dict[str, datetime] = {}
-    conn = sqlite3.connect(f"file:{Path(store.path).resolve()}?mode=ro", uri=True, timeout=30)
-    try:
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for sha, seen in conn.execute(f"SELECT sha256, first_seen FROM articles WHERE sha256 IN ({marks})", chunk):
-                moment = _aware(datetime.fromisoformat(seen))
-                if moment is not None:
-                    found[sha] = moment
-    except sqlite3.Error:
-        return {}
-    finally:
-        conn.close()
-    return found
+    return store.first_seen(hashes) if store is not None else {}
 
 
 def article_time(article: Article, seen: Mapping[str, datetime], *, now: datetime | None = None) -> datetime:

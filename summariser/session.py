@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from .article import Article, cache_key
 from .errors import RefusalError, SummaryFailed, TruncationError
-from .grounding import ArticleText, GroundingResult, Problem, check_draft, drop_items
+from .grounding import ArticleText, GroundingResult, check_draft, drop_items
 from .prompts import Prompt
 from .schema import (
     SCHEMA_VERSION,

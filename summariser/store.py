@@ -479,6 +479,18 @@ class Store:
             found.update(row[0] for row in rows)
         return found
 
+    def first_seen(self, hashes: Iterable[str]) -> dict[str, datetime]:
+        """When each article text (by sha256) was first stored; absent means never seen."""
+        wanted = list(dict.fromkeys(hashes))
+        found: dict[str, datetime] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._read(f"SELECT sha256, first_seen FROM articles WHERE sha256 IN ({marks})", chunk):
+                moment = datetime.fromisoformat(row[1])
+                found[row[0]] = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return found
+
     # -- recording --------------------------------------------------------------------------
 
     def save_article(self, article: Article) -> None:
