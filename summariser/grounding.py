@@ -16,15 +16,12 @@ from dataclasses import dataclass, field
 
 from .schema import QuoteCheck, QuoteMatch, SummaryDraft
 
-_QUOTE_MARKS = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
-        "\u2026": "...", "\u00a0": " ",
-    }
-)
-_SPACES = re.compile(r"\s+")
+_QUOTE_MARKS_SOURCE = {  # typographic marks a faithful copy may write plainly
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2015": "-", "\u2212": "-",
+    "\u2026": "...", "\u00a0": " ",
+}
 _EDGE = " \t\n\"'.,;:!?…"
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -36,10 +33,19 @@ _STOP = frozenset(
 MIN_QUOTE_CHARS = 12
 
 
+_FOLDABLE = re.compile("[" + re.escape("".join(_QUOTE_MARKS_SOURCE)) + "]")
+
+
+def _fold_mark(match: re.Match[str]) -> str:
+    return _QUOTE_MARKS_SOURCE[match.group()]
+
+
 def normalise(text: str) -> str:
     """Fold what differs between a faithful copy and the original: case, spacing, quote marks, dashes."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MARKS).casefold()
-    return _SPACES.sub(" ", text).strip()
+    text = unicodedata.normalize("NFKC", text)
+    if _FOLDABLE.search(text):  # most text has none: skip the substitution pass
+        text = _FOLDABLE.sub(_fold_mark, text)
+    return " ".join(text.casefold().split())
 
 
 def _content_words(text: str) -> set[str]:

@@ -279,21 +279,29 @@ class Session(Generic[Draft]):
         if reply.refusal:
             raise RefusalError(f"the model refused: {reply.refusal.strip()[:200]}")
         content = (reply.content or "").strip()
-        if reply.finish_reason == "length" or _runs_on(content[-400:]):
+        if reply.finish_reason == "length":
             return self._truncated(content)
         if not content:
             raise ReplyRejected(["the reply was empty: reply with the JSON object"])
-        self._last_reply = content
+        # A reply that loops is only looked for once it fails (the check costs more than parsing,
+        # and a loop that still validates is cut by the schema's caps anyway).
         try:
             data = json.loads(content)
         except json.JSONDecodeError as exc:
+            if _runs_on(content[-400:]):
+                return self._truncated(content)
+            self._last_reply = content
             self._problems = [f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"]
             raise ReplyRejected(self._problems) from None
         try:
             draft = self.task.output_model.model_validate(data)
         except ValidationError as exc:
+            if _runs_on(content[-400:]):
+                return self._truncated(content)
+            self._last_reply = content
             self._problems = _pydantic_problems(exc)
             raise ReplyRejected(self._problems) from None
+        self._last_reply = content
         grounding = self.task.check(draft)
         if grounding.problems and (self.attempts_left > 1 or self.strict):
             self._problems = [str(p) for p in grounding.problems]
