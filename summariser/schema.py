@@ -71,8 +71,9 @@ class _Strict(BaseModel):
 class KeyFact(_Strict):
     """One self-contained fact from the article and the verbatim words that support it."""
 
-    statement: _capped_str(240, "One self-contained fact, in your own words, understandable without the article.")
-    quote: _capped_str(240, "A verbatim span copied exactly from the article that supports the statement.")
+    # The quote comes first: a model that copies the evidence before stating the fact stays grounded.
+    quote: _capped_str(200, "A verbatim span copied exactly from the article that supports the statement.")
+    statement: _capped_str(200, "One self-contained fact, in your own words, understandable without the article.")
 
 
 class Participant(_Strict):
@@ -82,7 +83,7 @@ class Participant(_Strict):
     kind: ParticipantKind = Field(
         description="person, organisation, country (a state or its government), place, group, or other."
     )
-    role: _capped_str(120, "What this participant does in this story, in a few words.")
+    role: _capped_str(80, "What this participant does in this story, in a few words.")
     aliases: _capped_list(
         _capped_str(80, "Another name for the participant, exactly as the article writes it."),
         4,
@@ -93,25 +94,25 @@ class Participant(_Strict):
 class Stance(_Strict):
     """A position a participant takes towards someone or something, with evidence."""
 
+    quote: _capped_str(200, "A verbatim span copied exactly from the article that shows this position.")
     holder: _capped_str(80, "The participant who holds the position: one of the participant names.")
-    target: _capped_str(120, "What the position is about: a participant, policy or claim.")
+    target: _capped_str(100, "What the position is about: a participant, policy or claim.")
     position: StancePosition = Field(description="supports, opposes, neutral, or mixed.")
-    quote: _capped_str(240, "A verbatim span copied exactly from the article that shows this position.")
 
 
 class SummaryDraft(_Strict):
     """A structured summary of one news article, as the model writes it."""
 
-    headline: _capped_str(140, "One line naming what happened.")
-    summary: _capped_str(600, "Two to four sentences: what happened, who is involved, why it matters.")
-    key_facts: _capped_list(KeyFact, 8, "The most important facts, each with a supporting quote.", min_items=1)
+    headline: _capped_str(120, "One line naming what happened.")
+    summary: _capped_str(450, "Two to four short sentences: what happened, who is involved, why it matters.")
+    key_facts: _capped_list(KeyFact, 6, "The most important facts, each with a supporting quote.", min_items=1)
     participants: _capped_list(
         Participant,
         10,
         "People, organisations, countries and groups that take part in the story.",
         min_items=1,
     )
-    stances: _capped_list(Stance, 6, "Positions participants take, each with a supporting quote; may be empty.")
+    stances: _capped_list(Stance, 5, "Positions participants take, each with a supporting quote; may be empty.")
 
 
 class Usage(_Strict):

@@ -38,6 +38,7 @@ from .schema import (
 
 Draft = TypeVar("Draft", bound=BaseModel)
 MAX_PROBLEMS_LISTED = 12
+REASK_TEMPERATURE_STEP = 0.2
 _RUN_ON = re.compile(r"(.{24,}?)\1{2,}", re.DOTALL)
 
 
@@ -208,12 +209,19 @@ class Session(Generic[Draft]):
             "json_schema": {"name": self.task.schema_name, "strict": True, "schema": self.task.json_schema()},
         }
 
+    def temperature(self) -> float:
+        """The prompt's temperature, raised a little on each re-ask: at temperature 0 the same
+        conversation gives the same wrong reply again, which would waste every further attempt."""
+        if not self._problems:
+            return self.prompt.temperature
+        return round(min(1.0, self.prompt.temperature + REASK_TEMPERATURE_STEP * len(self.attempts)), 2)
+
     def request(self) -> dict[str, Any]:
         """The chat-completions body for the next attempt (exactly what a batch line carries)."""
         return {
             "model": self.model,
             "messages": self.messages(),
-            "temperature": self.prompt.temperature,
+            "temperature": self.temperature(),
             "max_tokens": self.max_tokens,
             "response_format": self.response_format(),
             **self.prompt.params,

@@ -25,6 +25,7 @@ The ``/v1`` prefix is optional on every path. The server uses only the standard 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import re
@@ -226,18 +227,33 @@ def grounded_responder(body: dict[str, Any]) -> dict[str, Any]:
         return {
             "headline": word,
             "summary": word,
-            "key_facts": [{"statement": word, "quote": word if word in article else ""}],
+            "key_facts": [{"quote": word if word in article else "", "statement": word}],
             "participants": [_participant(word)],
             "stances": [],
         }
-    facts = [_cut_at_word(s, 240) for s in sentences[:3]]
+    caps = _caps()
+    facts = [_cut_at_word(s, min(caps["KeyFact.quote"], caps["KeyFact.statement"])) for s in sentences[:3]]
     return {
-        "headline": _cut_at_word(sentences[0], 140),
-        "summary": _cut_at_word(" ".join(sentences[:2]), 600),
-        "key_facts": [{"statement": fact, "quote": fact} for fact in facts],
+        "headline": _cut_at_word(sentences[0], caps["headline"]),
+        "summary": _cut_at_word(" ".join(sentences[:2]), caps["summary"]),
+        "key_facts": [{"quote": fact, "statement": fact} for fact in facts],
         "participants": [_participant(name) for name in _find_names(article, limit=5)],
         "stances": [],
     }
+
+
+@functools.cache
+def _caps() -> dict[str, int]:
+    """The schema's maxLength caps ("headline", "KeyFact.quote", ...), so replies always fit."""
+    from .schema import draft_json_schema
+
+    schema = draft_json_schema()
+    caps = {name: prop["maxLength"] for name, prop in schema["properties"].items() if "maxLength" in prop}
+    for model, definition in schema.get("$defs", {}).items():
+        for name, prop in definition.get("properties", {}).items():
+            if "maxLength" in prop:
+                caps[f"{model}.{name}"] = prop["maxLength"]
+    return caps
 
 
 def _message_text(content: Any) -> str:
