@@ -95,7 +95,10 @@ class Summariser:
         if self._client is None:
             from .llm import ChatClient
 
-            self._client = ChatClient(self.endpoint())
+            adapt = None
+            if self.settings.uses_local_model:
+                from .local import compact_json_request as adapt
+            self._client = ChatClient(self.endpoint(), adapt=adapt)
         return self._client
 
     @property

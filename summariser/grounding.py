@@ -48,6 +48,73 @@ def normalise(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+_NAME_WORD = r"(?:[A-Z][a-z]+(?:[-'’][A-Za-z]+)*|[A-Z]{2,}[0-9]*|(?:[A-Z]\.){2,})"
+_NAME = re.compile(rf"{_NAME_WORD}(?:[ ](?:(?:of|the|de|van|von|al|bin|la|du)[ ])?{_NAME_WORD})*")
+_NOT_NAMES = frozenset(
+    "a an and as at but by for from he her his i if in it its on or our she so that the their then there "
+    "these they this those to we when while who with you after before during also although however "
+    "meanwhile now some one two many most other such what which where why how despite since until "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june "
+    "july august september october november december reporting writing editing "
+    "president minister foreign prime secretary chancellor king queen senator governor mayor judge "
+    "general mr mrs ms dr leader chief director spokesman spokeswoman officials official".split()
+)
+
+
+def candidate_names(text: str, limit: int = 25) -> list[str]:
+    """Capitalised name-like phrases, most frequent first: hints that help a small model find
+    every participant (it still decides who takes part, and every name is still checked)."""
+    counts: dict[str, int] = {}
+    for match in _NAME.finditer(text):
+        words = match.group().split(" ")
+        while words and words[0].lower() in _NOT_NAMES:
+            words = words[1:]
+        if not words:
+            continue
+        name = " ".join(words)
+        for suffix in ("’s", "'s"):
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+        if len(name) > 1 and name.lower() not in _NOT_NAMES:
+            counts[name] = counts.get(name, 0) + 1
+    ranked = sorted(counts, key=lambda n: (-counts[n], text.find(n)))
+    return ranked[:limit]
+
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[a-z0-9)][.!?])\s+|(?<=[.!?][\"”’'])\s+|\n+")
+
+
+def quotable_spans(text: str, *, max_chars: int, min_words: int = 5, limit: int = 300) -> list[str]:
+    """Verbatim spans of the article a quote may be: its sentences, long ones packed into
+    clause-sized pieces of at most ``max_chars``.
+
+    Sent as an ``enum`` in the JSON Schema of a request, they let a grammar-constrained model copy
+    evidence only from the article: every quote grounded by construction."""
+    spans: list[str] = []
+    for sentence in _SENTENCE_SPLIT.split(text):
+        sentence = sentence.strip()
+        pieces, current = [], ""
+        for clause in re.split(r"(?<=,)\s+", sentence):
+            candidate = f"{current} {clause}" if current else clause
+            if len(candidate) <= max_chars:
+                current = candidate
+                continue
+            if current:
+                pieces.append(current)
+            while len(clause) > max_chars:
+                head = clause[:max_chars].rsplit(" ", 1)[0]
+                pieces.append(head)
+                clause = clause[len(head):].strip()
+            current = clause
+        if current:
+            pieces.append(current)
+        for piece in pieces:
+            piece = piece.rstrip(",;")
+            if len(piece.split()) >= min_words and piece in text and piece not in spans:
+                spans.append(piece)
+    return spans[:limit]
+
+
 def _content_words(text: str) -> set[str]:
     return {w[:5] for w in _WORD.findall(normalise(text)) if w not in _STOP and (len(w) > 2 or w.isdigit())}
 

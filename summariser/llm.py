@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import openai
@@ -152,6 +153,7 @@ class ChatClient:
     """Sync and async chat completions against one OpenAI-compatible endpoint."""
 
     settings: Settings
+    adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # server-specific request rewrite
 
     def __post_init__(self) -> None:
         self._sync: openai.OpenAI | None = None
@@ -177,6 +179,9 @@ class ChatClient:
             self._async = openai.AsyncOpenAI(**self._kwargs())
         return self._async
 
+    def _adapted(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.adapt(body) if self.adapt is not None else body
+
     def _retry_kwargs(self) -> dict[str, Any]:
         budget = self.settings.retry_budget_s
         return {
@@ -199,7 +204,7 @@ class ChatClient:
                 with attempt:
                     tries += 1
                     try:
-                        response = _checked(self.sync_client.chat.completions.create(**body), self.settings)
+                        response = _checked(self.sync_client.chat.completions.create(**self._adapted(body)), self.settings)
                     except openai.OpenAIError as exc:
                         raise translate_error(exc, self.settings) from None
                     except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
@@ -215,7 +220,7 @@ class ChatClient:
                 with attempt:
                     tries += 1
                     try:
-                        response = _checked(await self.async_client.chat.completions.create(**body), self.settings)
+                        response = _checked(await self.async_client.chat.completions.create(**self._adapted(body)), self.settings)
                     except openai.OpenAIError as exc:
                         raise translate_error(exc, self.settings) from None
                     except ValueError:

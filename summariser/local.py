@@ -73,6 +73,24 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # neve
 Progress = Callable[[int, int], None]
 
 
+# --------------------------------------------------------------------------- requests
+
+
+def compact_json_request(body: dict) -> dict:
+    """The same request, with its JSON Schema as an llguidance grammar that allows no whitespace.
+
+    llama.cpp's own schema grammar lets the model pretty-print, and the 1.5B model does: on the
+    seed article a third of its tokens were indentation. Same schema, same validation after."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") != "json_schema":
+        return body
+    schema = dict(fmt["json_schema"]["schema"])
+    schema["x-guidance"] = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
+    adapted = {k: v for k, v in body.items() if k != "response_format"}
+    adapted["extra_body"] = {**body.get("extra_body", {}), "grammar": "%llguidance {}\nstart: %json " + json.dumps(schema)}
+    return adapted
+
+
 # --------------------------------------------------------------------------- weights
 
 

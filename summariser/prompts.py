@@ -9,6 +9,7 @@ A template is a TOML file ``prompts/<name>/v<N>.toml``::
     max_tokens = 900
     system = '''Jinja2 text'''
     user = '''Jinja2 text with {{ article }}'''
+    constrain_quotes = true           # json_schema mode: quotes must be one of the article's spans
     [params]                          # optional extra OpenAI request parameters
     frequency_penalty = 0.2
 
@@ -47,6 +48,7 @@ class _PromptFile(BaseModel):
     system: str
     user: str
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
+    constrain_quotes: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Prompt:
     sha256: str
     path: Path
     text: str = field(repr=False)
+    constrain_quotes: bool = False
 
     @property
     def ref(self) -> str:
@@ -134,6 +137,7 @@ def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
         sha256=hashlib.sha256(raw).hexdigest(),
         path=path,
         text=raw.decode("utf-8"),
+        constrain_quotes=meta.constrain_quotes,
     )
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 SCHEMA_VERSION = "1.0"
 ARTICLE_SUMMARY_ID = f"urn:summariser:schema:article-summary:{SCHEMA_VERSION}"
@@ -113,6 +113,38 @@ class SummaryDraft(_Strict):
         min_items=1,
     )
     stances: _capped_list(Stance, 5, "Positions participants take, each with a supporting quote; may be empty.")
+
+    @model_validator(mode="after")
+    def _drop_repeats(self) -> "SummaryDraft":
+        # Small models repeat list items; a repeat carries no information, so it is removed
+        # here rather than re-asked (a re-ask costs a whole reply).
+        seen: set[str] = set()
+        people = []
+        for person in self.participants:
+            key = " ".join(person.name.casefold().split())
+            if key in seen:
+                continue
+            seen.add(key)
+            aliases = []
+            for alias in person.aliases:
+                alias_key = " ".join(alias.casefold().split())
+                if alias_key != key and alias_key not in (" ".join(a.casefold().split()) for a in aliases):
+                    aliases.append(alias)
+            people.append(person.model_copy(update={"aliases": aliases}))
+        self.participants = people
+        self.key_facts = _unique(self.key_facts)
+        self.stances = _unique(self.stances)
+        return self
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    kept, seen = [], set()
+    for item in items:
+        key = item.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
 
 
 class Usage(_Strict):

@@ -11,6 +11,7 @@ The conversation never grows without bound: a re-ask is exactly
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from .article import Article, cache_key
 from .errors import RefusalError, SummaryFailed, TruncationError
-from .grounding import ArticleText, GroundingResult, check_draft, drop_items
+from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, quotable_spans
 from .prompts import Prompt
 from .schema import (
     SCHEMA_VERSION,
@@ -110,12 +111,27 @@ class ArticleTask:
 
     def __post_init__(self) -> None:
         self._text = ArticleText(self.article.text, fuzzy_threshold=self.fuzzy_threshold)
+        self._constrained: dict[str, Any] | None = None
 
     def variables(self) -> dict[str, Any]:
-        return {"article": self.article.text, "title": self.article.title}
+        return {"article": self.article.text, "title": self.article.title, "names": candidate_names(self.article.text)}
 
     def json_schema(self) -> dict[str, Any]:
         return draft_json_schema()
+
+    def constrained_schema(self) -> dict[str, Any]:
+        """The draft schema with every ``quote`` limited to verbatim spans of this article, so a
+        grammar-constrained model cannot misquote (the grounding check still runs)."""
+        if self._constrained is None:
+            schema = copy.deepcopy(draft_json_schema())
+            cap = schema["$defs"]["KeyFact"]["properties"]["quote"]["maxLength"]
+            spans = quotable_spans(self.article.text, max_chars=cap)
+            if spans:
+                schema["$defs"]["Quote"] = {"type": "string", "enum": spans}
+                for model in ("KeyFact", "Stance"):
+                    schema["$defs"][model]["properties"]["quote"] = {"$ref": "#/$defs/Quote"}
+            self._constrained = schema
+        return self._constrained
 
     def schema_text(self) -> str:
         return draft_schema_text()
@@ -204,9 +220,11 @@ class Session(Generic[Draft]):
     def response_format(self) -> dict[str, Any]:
         if self.mode == "json_object":
             return {"type": "json_object"}
+        constrained = getattr(self.task, "constrained_schema", None)
+        schema = constrained() if self.prompt.constrain_quotes and constrained else self.task.json_schema()
         return {
             "type": "json_schema",
-            "json_schema": {"name": self.task.schema_name, "strict": True, "schema": self.task.json_schema()},
+            "json_schema": {"name": self.task.schema_name, "strict": True, "schema": schema},
         }
 
     def temperature(self) -> float:

@@ -239,3 +239,17 @@ async def test_many_articles_concurrently(llm, settings):
     outcomes = [o async for o in summariser.arun_many([Article(t) for t in texts])]
     assert len(outcomes) == len(texts) and all(o.ok for o in outcomes)
     assert llm.chat_count == len(texts)
+
+
+def test_constrained_prompt_limits_quotes_to_article_spans(llm, settings, seed_text):
+    summarise_article(seed_text, settings=settings, prompt="article@2")
+    schema = llm.requests[0]["response_format"]["json_schema"]["schema"]
+    spans = schema["$defs"]["Quote"]["enum"]
+    assert spans and all(span in seed_text for span in spans)
+    assert schema["$defs"]["KeyFact"]["properties"]["quote"] == {"$ref": "#/$defs/Quote"}
+    assert "Names in the article:" in llm.requests[0]["messages"][1]["content"]
+
+
+def test_plain_prompt_sends_the_plain_schema(llm, settings, seed_text):
+    summarise_article(seed_text, settings=settings, prompt="article@1")
+    assert "Quote" not in llm.requests[0]["response_format"]["json_schema"]["schema"]["$defs"]

