@@ -65,6 +65,7 @@ def candidate_names(text: str, limit: int = 25) -> list[str]:
     """Capitalised name-like phrases, most frequent first: hints that help a small model find
     every participant (it still decides who takes part, and every name is still checked)."""
     counts: dict[str, int] = {}
+    named: set[str] = set()
     for match in _NAME.finditer(text):
         words = match.group().split(" ")
         while words and words[0].lower() in _NOT_NAMES:
@@ -77,8 +78,16 @@ def candidate_names(text: str, limit: int = 25) -> list[str]:
                 name = name[: -len(suffix)]
         if len(name) > 1 and name.lower() not in _NOT_NAMES:
             counts[name] = counts.get(name, 0) + 1
-    ranked = sorted(counts, key=lambda n: (-counts[n], text.find(n)))
+            if " " in name or not _opens_sentence(text, match.start()):
+                named.add(name)
+    # A lone capitalised word seen only at the start of sentences is an ordinary word.
+    ranked = sorted((n for n in counts if n in named), key=lambda n: (-counts[n], text.find(n)))
     return ranked[:limit]
+
+
+def _opens_sentence(text: str, index: int) -> bool:
+    before = text[:index].rstrip(" \t\"'“‘(")
+    return not before or before[-1] in ".!?\n:"
 
 
 _SENTENCE_SPLIT = re.compile(r"(?<=[a-z0-9)][.!?])\s+|(?<=[.!?][\"”’'])\s+|\n+")

@@ -105,7 +105,7 @@ class SummaryDraft(_Strict):
 
     headline: _capped_str(120, "One line naming what happened.")
     summary: _capped_str(450, "Two to four short sentences: what happened, who is involved, why it matters.")
-    key_facts: _capped_list(KeyFact, 6, "The most important facts, each with a supporting quote.", min_items=1)
+    key_facts: _capped_list(KeyFact, 6, "The most important facts, each with a supporting quote.", min_items=3)
     participants: _capped_list(
         Participant,
         10,
@@ -262,9 +262,20 @@ def draft_schema_text() -> str:
     return json.dumps(draft_json_schema(), separators=(",", ":"))
 
 
+def _strip_min_items(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_min_items(v) for k, v in node.items() if k != "minItems"}
+    if isinstance(node, list):
+        return [_strip_min_items(v) for v in node]
+    return node
+
+
 def output_json_schema(model: type[BaseModel] = ArticleSummary) -> dict[str, Any]:
-    """The published JSON Schema of an output model (what exports are validated against)."""
-    return model.model_json_schema(mode="serialization")
+    """The published JSON Schema of an output model (what exports are validated against).
+
+    ``minItems`` only steers the model; a finished result may hold fewer items, because what
+    cannot be grounded is kept out."""
+    return _strip_min_items(model.model_json_schema(mode="serialization"))
 
 
 # --------------------------------------------------------------------------------------------
