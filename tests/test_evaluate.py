@@ -334,3 +334,20 @@ def test_cli_missing_dataset_is_an_input_error(tmp_path, eval_app):
     result = CliRunner().invoke(eval_app, ["eval", str(tmp_path / "nope.jsonl"), "--no-llm"])
     assert isinstance(result.exception, InputError)
     assert "nope.jsonl does not exist" in str(result.exception)
+
+
+def test_llm_judge_asks_the_endpoint_yes_or_no(tmp_path, monkeypatch):
+    from summariser.config import Settings
+    from summariser.evaluate import llm_judge
+    from summariser.testing import ScriptedLLM, reply
+
+    monkeypatch.setenv("SUMMARISER_HOME", str(tmp_path / "home"))
+    with ScriptedLLM() as llm:
+        llm.enqueue(reply({"supported": True}), reply({"supported": False}), reply("not json"))
+        judge = llm_judge(Settings.load(env={}, base_url=llm.base_url, model="judge"))
+        assert judge("Tom Lund won.", "Tom Lund won the race.") is True
+        assert judge("It rained.", "Tom Lund won the race.") is False
+        assert judge("It rained.", "Tom Lund won the race.") is False  # unreadable verdict: not supported
+        body = llm.requests[0]
+        assert body["response_format"]["json_schema"]["name"] == "verdict"
+        assert "Fact: Tom Lund won." in body["messages"][1]["content"]

@@ -57,8 +57,6 @@ def eval_command(
             raise InputError(f"dataset {path} does not exist: pass eval JSONL files, e.g. ../shared/eval/gum_news_dev.jsonl")
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file: pass a directory for report.md and report.json")
-    if judge:
-        raise ConfigError("--judge is not available yet: run without it (key facts are scored by fuzzy matching)")
     if not llm and not baseline:
         raise ConfigError("nothing to evaluate: drop --no-llm or --no-baseline")
     docs = load_datasets(datasets, limit=limit)
@@ -82,8 +80,13 @@ def eval_command(
                 run_settings = load_settings(base_url=base_url, db_path=db, local_model=local_model, model=name)
                 systems[label] = _llm_system(run_settings, ref, store)
 
+    judge_fn = None
+    if judge:
+        from ..evaluate import llm_judge
+
+        judge_fn = llm_judge(load_settings(base_url=base_url, db_path=db, local_model=local_model, model=(model or [None])[0]))
     try:
-        report = _run_with_progress(docs, systems, acu_threshold=acu_threshold, limit=limit)
+        report = _run_with_progress(docs, systems, acu_threshold=acu_threshold, limit=limit, judge=judge_fn)
     finally:
         if store is not None:
             store.close()
@@ -99,9 +102,9 @@ def eval_command(
     err_console.print(f"Wrote {out / 'report.md'} and {out / 'report.json'}")
 
 
-def _run_with_progress(docs, systems, *, acu_threshold: float, limit: int | None):
+def _run_with_progress(docs, systems, *, acu_threshold: float, limit: int | None, judge=None):
     if not err_console.is_terminal:
-        return run_eval(docs, systems, acu_threshold=acu_threshold, limit=limit)
+        return run_eval(docs, systems, acu_threshold=acu_threshold, limit=limit, judge=judge)
     from rich.progress import Progress
 
     total = len(systems) * len(docs)
@@ -111,4 +114,4 @@ def _run_with_progress(docs, systems, *, acu_threshold: float, limit: int | None
         def advance(system: str, doc: EvalDoc) -> None:
             progress.update(task, advance=1, description=f"{system}: {doc.dataset}")
 
-        return run_eval(docs, systems, acu_threshold=acu_threshold, limit=limit, progress=advance)
+        return run_eval(docs, systems, acu_threshold=acu_threshold, limit=limit, progress=advance, judge=judge)
