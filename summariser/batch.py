@@ -783,28 +783,6 @@ def parse_reset(value: str | None) -> float | None:
     return sum(float(n) * scale[unit] for n, unit in parts)
 
 
-def retry_after_s(headers: Any) -> float | None:
-    """Retry-After (seconds or HTTP date) or retry-after-ms, as seconds."""
-    import email.utils
-
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
 class RateLimiter:
     """Requests- and tokens-per-minute buckets, plus a shared pause set by the server.
 
@@ -980,6 +958,8 @@ async def _run_lines(
                 limiter.observe(response.headers)
                 status = response.status_code
                 if status in (408, 409, 429) or status >= 500:
+                    from .llm import retry_after_s  # the same Retry-After rules as summarise
+
                     wait = retry_after_s(response.headers)
                     if status == 429:
                         report.rate_limited += 1

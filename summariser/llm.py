@@ -48,12 +48,12 @@ class ResponseFormatUnsupported(BadRequestError):
     """The server rejected ``response_format``; callers may fall back to ``json_object``."""
 
 
-def _retry_after(response: Any) -> float | None:
-    headers = getattr(response, "headers", None) or {}
+def retry_after_s(headers: Any) -> float | None:
+    """Retry-After (seconds or HTTP date) or retry-after-ms, as seconds; None when absent."""
     value = headers.get("retry-after-ms")
     if value:
         try:
-            return float(value) / 1000
+            return max(0.0, float(value) / 1000)
         except ValueError:
             pass
     value = headers.get("retry-after")
@@ -62,8 +62,10 @@ def _retry_after(response: Any) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        try:
+            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
 
 
 def translate_error(exc: Exception, settings: Settings) -> Exception:
@@ -80,7 +82,7 @@ def translate_error(exc: Exception, settings: Settings) -> Exception:
     if status == 429 and code == "insufficient_quota":
         return AuthError(f"{where} says the account has no quota left (429 insufficient_quota): check billing or use another key")
     if status in (408, 409, 429) or status >= 500:
-        return Transient(f"{where} answered {status}: {message}", _retry_after(exc.response))
+        return Transient(f"{where} answered {status}: {message}", retry_after_s(getattr(exc.response, "headers", None) or {}))
     if status in (401, 403):
         return AuthError(f"{where} rejected the credentials ({status}): check OPENAI_API_KEY (and OPENAI_BASE_URL)")
     lowered = f"{code} {message}".lower()
