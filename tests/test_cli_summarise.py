@@ -159,3 +159,12 @@ def test_schema_command_prints_the_json_schema():
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_concurrent_run_writes_every_article(endpoint, tmp_path, llm):
+    paths = sorted(str(p) for p in SEEDS.glob("*.txt"))
+    out = tmp_path / "out"
+    result = run_cli("summarise", *paths, "-j", "4", "--out", str(out), "--no-store", env=endpoint)
+    assert result.returncode == 0, result.stderr.decode()
+    assert len(result.stdout.decode().splitlines()) == len(paths) == len(list(out.iterdir()))
+    assert llm.chat_count == len(paths)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import re
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -165,10 +167,34 @@ def _run_all(summariser: Summariser, articles: list, *, refresh: bool, progress:
                 yield summariser.run(article, refresh=refresh)
             return
 
-        async def collect() -> list[Outcome]:
-            return [o async for o in summariser.arun_many(articles, refresh=refresh)]
+        # The event loop runs in a worker thread so each outcome is written here as it finishes:
+        # an interrupted run keeps every file already done.
+        finished: queue.Queue = queue.Queue()
 
-        yield from asyncio.run(collect())
+        async def produce() -> None:
+            try:
+                async for outcome in summariser.arun_many(articles, refresh=refresh):
+                    finished.put(outcome)
+            finally:
+                await summariser.aclose()
+
+        def work() -> None:
+            try:
+                asyncio.run(produce())
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                finished.put(exc)
+            finally:
+                finished.put(None)
+
+        threading.Thread(target=work, name="summarise-async", daemon=True).start()
+        done = 0
+        while (item := finished.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            done += 1
+            if status:
+                status.update(f"Summarised {done}/{len(articles)}…")
+            yield item
     finally:
         if status:
             status.stop()
