@@ -81,7 +81,15 @@ def candidate_names(text: str, limit: int = 25) -> list[str]:
             if " " in name or not _opens_sentence(text, match.start()):
                 named.add(name)
     # A lone capitalised word seen only at the start of sentences is an ordinary word.
-    ranked = sorted((n for n in counts if n in named), key=lambda n: (-counts[n], text.find(n)))
+    kept = {n: c for n, c in counts.items() if n in named}
+    # "Lavrov" after "Sergei Lavrov" is the same person: count it for the full name.
+    for name in sorted(kept, key=len):
+        if " " in name:
+            continue
+        longer = [full for full in kept if " " in full and name in full.split(" ")]
+        if len(longer) == 1:
+            kept[longer[0]] += kept.pop(name)
+    ranked = sorted(kept, key=lambda n: (-kept[n], text.find(n)))
     return ranked[:limit]
 
 

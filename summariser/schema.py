@@ -104,7 +104,16 @@ class SummaryDraft(_Strict):
     """A structured summary of one news article, as the model writes it."""
 
     headline: _capped_str(120, "One line naming what happened.")
-    summary: _capped_str(450, "Two to four short sentences: what happened, who is involved, why it matters.")
+    summary: Annotated[
+        str,
+        AfterValidator(lambda value: trim_text(value, 450)),
+        Field(
+            description="Two to four short sentences: what happened, who is involved, why it matters.",
+            # Ends a sentence and holds no straight double quote: a small model that writes a
+            # quotation mark inside the summary otherwise closes the JSON string mid-sentence.
+            json_schema_extra={"maxLength": 450, "pattern": '^[^"]*[.!?]$'},
+        ),
+    ]
     key_facts: _capped_list(KeyFact, 6, "The most important facts, each with a supporting quote.", min_items=3)
     participants: _capped_list(
         Participant,
@@ -262,20 +271,23 @@ def draft_schema_text() -> str:
     return json.dumps(draft_json_schema(), separators=(",", ":"))
 
 
-def _strip_min_items(node: Any) -> Any:
+_STEERING_KEYWORDS = frozenset({"minItems", "pattern"})
+
+
+def _strip_steering(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _strip_min_items(v) for k, v in node.items() if k != "minItems"}
+        return {k: _strip_steering(v) for k, v in node.items() if k not in _STEERING_KEYWORDS}
     if isinstance(node, list):
-        return [_strip_min_items(v) for v in node]
+        return [_strip_steering(v) for v in node]
     return node
 
 
 def output_json_schema(model: type[BaseModel] = ArticleSummary) -> dict[str, Any]:
     """The published JSON Schema of an output model (what exports are validated against).
 
-    ``minItems`` only steers the model; a finished result may hold fewer items, because what
-    cannot be grounded is kept out."""
-    return _strip_min_items(model.model_json_schema(mode="serialization"))
+    ``minItems`` and ``pattern`` only steer the model's grammar; a finished result may hold fewer
+    items (what cannot be grounded is kept out) and text from other engines."""
+    return _strip_steering(model.model_json_schema(mode="serialization"))
 
 
 # --------------------------------------------------------------------------------------------
