@@ -10,6 +10,7 @@ not support it).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -61,7 +62,18 @@ _NOT_NAMES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _candidate_names(text: str, limit: int) -> tuple[str, ...]:
+    return tuple(_rank_names(text, limit))
+
+
 def candidate_names(text: str, limit: int = 25) -> list[str]:
+    """Capitalised name-like phrases, most frequent first (cached by text: an article is
+    prepared once however many sessions, prompts or re-runs it goes through)."""
+    return list(_candidate_names(text, limit))
+
+
+def _rank_names(text: str, limit: int) -> list[str]:
     """Capitalised name-like phrases, most frequent first: hints that help a small model find
     every participant (it still decides who takes part, and every name is still checked)."""
     counts: dict[str, int] = {}
@@ -102,6 +114,12 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[a-z0-9)][.!?])\s+|(?<=[.!?][\"”’'])\s+|\
 
 
 def quotable_spans(text: str, *, max_chars: int, min_words: int = 5, limit: int = 300) -> list[str]:
+    """Verbatim spans of the article a quote may be (see ``_quotable_spans``), cached by text."""
+    return list(_quotable_spans(text, max_chars, min_words, limit))
+
+
+@functools.lru_cache(maxsize=256)
+def _quotable_spans(text: str, max_chars: int, min_words: int, limit: int) -> tuple[str, ...]:
     """Verbatim spans of the article a quote may be: its sentences, long ones packed into
     clause-sized pieces of at most ``max_chars``.
 
@@ -129,7 +147,7 @@ def quotable_spans(text: str, *, max_chars: int, min_words: int = 5, limit: int 
             piece = piece.rstrip(",;")
             if len(piece.split()) >= min_words and piece in text and piece not in spans:
                 spans.append(piece)
-    return spans[:limit]
+    return tuple(spans[:limit])
 
 
 def _content_words(text: str) -> set[str]:
