@@ -11,7 +11,7 @@ The conversation never grows without bound: a re-ask is exactly
 
 from __future__ import annotations
 
-import copy
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -111,7 +111,6 @@ class ArticleTask:
 
     def __post_init__(self) -> None:
         self._text = ArticleText(self.article.text, fuzzy_threshold=self.fuzzy_threshold)
-        self._constrained: dict[str, Any] | None = None
 
     def variables(self) -> dict[str, Any]:
         return {"article": self.article.text, "title": self.article.title, "names": candidate_names(self.article.text)}
@@ -122,16 +121,8 @@ class ArticleTask:
     def constrained_schema(self) -> dict[str, Any]:
         """The draft schema with every ``quote`` limited to verbatim spans of this article, so a
         grammar-constrained model cannot misquote (the grounding check still runs)."""
-        if self._constrained is None:
-            schema = copy.deepcopy(draft_json_schema())
-            cap = schema["$defs"]["KeyFact"]["properties"]["quote"]["maxLength"]
-            spans = quotable_spans(self.article.text, max_chars=cap)
-            if spans:
-                schema["$defs"]["Quote"] = {"type": "string", "enum": spans}
-                for model in ("KeyFact", "Stance"):
-                    schema["$defs"][model]["properties"]["quote"] = {"$ref": "#/$defs/Quote"}
-            self._constrained = schema
-        return self._constrained
+        cap = draft_json_schema()["$defs"]["KeyFact"]["properties"]["quote"]["maxLength"]
+        return _quote_constrained_schema(tuple(quotable_spans(self.article.text, max_chars=cap)))
 
     def schema_text(self) -> str:
         return draft_schema_text()
@@ -141,6 +132,20 @@ class ArticleTask:
 
     def drop(self, draft: SummaryDraft, items: set[str]) -> SummaryDraft:
         return drop_items(draft, items)
+
+
+@functools.lru_cache(maxsize=256)
+def _quote_constrained_schema(spans: tuple[str, ...]) -> dict[str, Any]:
+    # Shared and never mutated: only the two quote properties differ from the draft schema.
+    schema = draft_json_schema()
+    if not spans:
+        return schema
+    defs = dict(schema["$defs"], Quote={"type": "string", "enum": list(spans)})
+    for model in ("KeyFact", "Stance"):
+        definition = dict(defs[model])
+        definition["properties"] = dict(definition["properties"], quote={"$ref": "#/$defs/Quote"})
+        defs[model] = definition
+    return dict(schema, **{"$defs": defs})
 
 
 def format_problems(problems: list[str]) -> str:
