@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, Mapping
 from urllib.parse import urlsplit
@@ -83,7 +84,7 @@ class Settings:
     def store_path(self) -> Path:
         return self.db_path or self.home / "summariser.db"
 
-    @property
+    @cached_property  # read on every request; Settings is frozen, so computed once
     def endpoint_host(self) -> str:
         """Host[:port] of the endpoint, safe to record (never the key)."""
         if self.base_url is None:

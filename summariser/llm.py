@@ -160,6 +160,7 @@ class ChatClient:
     def __post_init__(self) -> None:
         self._sync: openai.OpenAI | None = None
         self._async: openai.AsyncOpenAI | None = None
+        self._retry = self._retry_kwargs()  # tenacity's strategies are stateless: built once
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -202,7 +203,7 @@ class ChatClient:
     def complete(self, body: dict[str, Any]) -> Reply:
         started, tries = time.monotonic(), 0
         try:
-            for attempt in Retrying(**self._retry_kwargs()):
+            for attempt in Retrying(**self._retry):
                 with attempt:
                     tries += 1
                     try:
@@ -218,7 +219,7 @@ class ChatClient:
     async def acomplete(self, body: dict[str, Any]) -> Reply:
         started, tries = time.monotonic(), 0
         try:
-            async for attempt in AsyncRetrying(**self._retry_kwargs()):
+            async for attempt in AsyncRetrying(**self._retry):
                 with attempt:
                     tries += 1
                     try:

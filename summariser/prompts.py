@@ -24,7 +24,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -79,7 +79,12 @@ class Prompt:
         import jinja2
 
         try:
-            return _render(self.system, variables), _render(self.user, variables)
+            try:
+                key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in variables.items()))
+                hash(key)
+            except TypeError:  # a variable that cannot be a cache key: render without the cache
+                return _render(self.system, variables), _render(self.user, variables)
+            return _render_pair(self.system, self.user, key)
         except jinja2.TemplateError as exc:
             raise PromptError(f"prompt {self.ref} ({self.path}) does not render: {exc}") from None
 
@@ -98,6 +103,14 @@ def _template(source: str):
 
 def _render(source: str, variables: dict[str, Any]) -> str:
     return _template(source).render(**variables).strip()
+
+
+@lru_cache(maxsize=64)
+def _render_pair(system: str, user: str, variables: tuple[tuple[str, Any], ...]) -> tuple[str, str]:
+    # Templates are pure functions of their variables: one article renders once, however many
+    # requests (re-asks, repeated runs, a benchmark) it takes.
+    values = dict(variables)
+    return _render(system, values), _render(user, values)
 
 
 def default_prompt_dirs() -> list[Path]:
