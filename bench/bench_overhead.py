@@ -226,6 +226,7 @@ def _throughput(clients: _Clients, job: dict[str, Any]) -> dict[str, Any]:
     fresh client and event loop (and 64 untimed calls to open its connections); the clients take
     turns, so machine noise spreads over all of them. Median and best of the repeats are kept."""
     import asyncio
+    import gc
 
     n, width = job["async_calls"], job["concurrency"]
 
@@ -239,6 +240,8 @@ def _throughput(clients: _Clients, job: dict[str, Any]) -> dict[str, Any]:
                 async with semaphore:
                     await call()
 
+            gc.collect()  # every client starts from the same heap: a full collection left over
+            # from the previous client's run (~0.2 s here) would otherwise land on whoever is next
             t0 = time.perf_counter()
             await asyncio.gather(*(limited() for _ in range(n)))
             return time.perf_counter() - t0
@@ -569,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--async-calls", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.2, help="server latency for the throughput test, seconds")
-    parser.add_argument("--async-repeats", type=int, default=5)
+    parser.add_argument("--async-repeats", type=int, default=9)
     parser.add_argument("--import-runs", type=int, default=7)
     parser.add_argument("--skip-instructor", action="store_true", help="only summariser vs raw openai")
     parser.add_argument("--skip-imports", action="store_true")

@@ -19,6 +19,7 @@ from .article import Article
 from .config import Settings
 from .errors import LLMError, SummariserError
 from .prompts import Prompt, load_prompt
+from .retrying import released
 from .schema import ArticleSummary
 from .session import ArticleTask, ReplyRejected, Session, build_summary, summary_key
 
@@ -46,6 +47,9 @@ class Outcome:
 
 def _reasking(exc: BaseException) -> bool:
     return isinstance(exc, ReplyRejected)
+
+
+_REASK = retry_if_exception(_reasking)
 
 
 class Summariser:
@@ -198,16 +202,17 @@ class Summariser:
 
     def converse(self, session: Session, *, run_id: int | None = None):
         """Drive one session to an accepted draft: the only re-ask loop (summaries and briefings)."""
-        for attempt in Retrying(stop=stop_after_attempt(session.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
-            with attempt:
-                try:
-                    reply = self.client.complete(session.request())
-                except LLMError as exc:
-                    raise self._after_transport_error(session, exc) from None
-                try:
-                    return session.accept(reply)
-                finally:
-                    self._save_attempts(run_id, session)
+        with released(Retrying(stop=stop_after_attempt(session.max_attempts * 2), retry=_REASK, reraise=True)) as retrying:
+            for attempt in retrying:
+                with attempt:
+                    try:
+                        reply = self.client.complete(session.request())
+                    except LLMError as exc:
+                        raise self._after_transport_error(session, exc) from None
+                    try:
+                        return session.accept(reply)
+                    finally:
+                        self._save_attempts(run_id, session)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def summarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
@@ -234,16 +239,17 @@ class Summariser:
 
     async def aconverse(self, session: Session, *, run_id: int | None = None):
         """The async twin of :meth:`converse`."""
-        async for attempt in AsyncRetrying(stop=stop_after_attempt(session.max_attempts * 2), retry=retry_if_exception(_reasking), reraise=True):
-            with attempt:
-                try:
-                    reply = await self.client.acomplete(session.request())
-                except LLMError as exc:
-                    raise self._after_transport_error(session, exc) from None
-                try:
-                    return session.accept(reply)
-                finally:
-                    self._save_attempts(run_id, session)
+        with released(AsyncRetrying(stop=stop_after_attempt(session.max_attempts * 2), retry=_REASK, reraise=True)) as retrying:
+            async for attempt in retrying:
+                with attempt:
+                    try:
+                        reply = await self.client.acomplete(session.request())
+                    except LLMError as exc:
+                        raise self._after_transport_error(session, exc) from None
+                    try:
+                        return session.accept(reply)
+                    finally:
+                        self._save_attempts(run_id, session)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def asummarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:

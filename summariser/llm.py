@@ -27,6 +27,7 @@ from tenacity import (
 )
 
 from .config import Settings
+from .retrying import released
 from .errors import AuthError, BadRequestError, ContextLengthError, LLMError, TransportError
 from .session import Reply
 from .schema import Usage
@@ -203,15 +204,16 @@ class ChatClient:
     def complete(self, body: dict[str, Any]) -> Reply:
         started, tries = time.monotonic(), 0
         try:
-            for attempt in Retrying(**self._retry):
-                with attempt:
-                    tries += 1
-                    try:
-                        response = _checked(self.sync_client.chat.completions.create(**self._adapted(body)), self.settings)
-                    except openai.OpenAIError as exc:
-                        raise translate_error(exc, self.settings) from None
-                    except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
-                        raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
+            with released(Retrying(**self._retry)) as retrying:
+                for attempt in retrying:
+                    with attempt:
+                        tries += 1
+                        try:
+                            response = _checked(self.sync_client.chat.completions.create(**self._adapted(body)), self.settings)
+                        except openai.OpenAIError as exc:
+                            raise translate_error(exc, self.settings) from None
+                        except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
+                            raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:
             raise self._give_up(exc, tries, started) from None
         return _to_reply(response, time.monotonic() - started, tries - 1)
@@ -219,15 +221,16 @@ class ChatClient:
     async def acomplete(self, body: dict[str, Any]) -> Reply:
         started, tries = time.monotonic(), 0
         try:
-            async for attempt in AsyncRetrying(**self._retry):
-                with attempt:
-                    tries += 1
-                    try:
-                        response = _checked(await self.async_client.chat.completions.create(**self._adapted(body)), self.settings)
-                    except openai.OpenAIError as exc:
-                        raise translate_error(exc, self.settings) from None
-                    except ValueError:
-                        raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
+            with released(AsyncRetrying(**self._retry)) as retrying:
+                async for attempt in retrying:
+                    with attempt:
+                        tries += 1
+                        try:
+                            response = _checked(await self.async_client.chat.completions.create(**self._adapted(body)), self.settings)
+                        except openai.OpenAIError as exc:
+                            raise translate_error(exc, self.settings) from None
+                        except ValueError:
+                            raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:
             raise self._give_up(exc, tries, started) from None
         return _to_reply(response, time.monotonic() - started, tries - 1)

@@ -139,7 +139,7 @@ class SummaryDraft(_Strict):
                 alias_key = " ".join(alias.casefold().split())
                 if alias_key != key and alias_key not in (" ".join(a.casefold().split()) for a in aliases):
                     aliases.append(alias)
-            people.append(person.model_copy(update={"aliases": aliases}))
+            people.append(person if aliases == person.aliases else person.model_copy(update={"aliases": aliases}))
         self.participants = people
         self.key_facts = _unique(self.key_facts)
         self.stances = _unique(self.stances)

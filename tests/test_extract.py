@@ -253,3 +253,47 @@ def test_constrained_prompt_limits_quotes_to_article_spans(llm, settings, seed_t
 def test_plain_prompt_sends_the_plain_schema(llm, settings, seed_text):
     summarise_article(seed_text, settings=settings, prompt="article@1")
     assert "Quote" not in llm.requests[0]["response_format"]["json_schema"]["schema"]["$defs"]
+
+
+def test_a_summary_leaves_no_cyclic_garbage(llm, settings, seed_text):
+    """tenacity's loop objects form reference cycles; summariser breaks them (summariser/retrying.py),
+    because at 64 requests in flight the cyclic collector otherwise costs more than the library."""
+    import asyncio
+    import gc
+
+    bad = _good(seed_text)
+    bad["participants"][0]["kind"] = "planet"
+    steps = [error(500), reply(bad), reply(_good(seed_text))]  # a transport retry and a re-ask
+
+    def cycles_left_by(call):
+        gc.collect()
+        gc.disable()
+        try:
+            llm.enqueue(*steps)
+            summary = call()
+            return gc.collect(), summary
+        finally:
+            gc.enable()
+
+    async def async_calls(s: Summariser):
+        llm.enqueue(*steps)
+        await s.asummarise(seed_text)  # the first call opens the client: not a per-call cost
+        gc.collect()
+        gc.disable()
+        try:
+            llm.enqueue(*steps)
+            summary = await s.asummarise(seed_text)
+            found = gc.collect()
+        finally:
+            gc.enable()
+        await s.aclose()
+        return found, summary
+
+    with Summariser(settings) as s:
+        llm.enqueue(*steps)
+        s.summarise(seed_text)
+        sync_found, sync_summary = cycles_left_by(lambda: s.summarise(seed_text))
+        async_found, async_summary = asyncio.run(async_calls(s))
+    for summary in (sync_summary, async_summary):
+        assert summary.provenance.attempts == 2 and summary.provenance.transport_retries == 1
+    assert (sync_found, async_found) == (0, 0), "objects left in reference cycles by one summary (sync, async)"
