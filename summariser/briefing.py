@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from .article import Article
 from .collect import Collection, Collector, filter_since
 from .config import Settings
-from .errors import LLMError, SummariserError, SummaryFailed
+from .errors import ContextLengthError, LLMError, SummariserError, SummaryFailed
 from .extract import Outcome, Summariser
 from .grounding import ArticleText, GroundingResult, Problem, normalise
 from .prompts import Prompt, load_prompt
@@ -505,19 +505,34 @@ class BriefingBuilder:
         chunks = self._chunks(items, overhead)
         if self._fits(items, overhead) or len(chunks) <= 1 or state.stages >= MAX_STAGES:
             task = BriefingTask(items, evidence, roster(items), title=title, stories=stories)
-            call = self._call(task, refresh=refresh)
-            self._account(call, state)
-            return call.draft
+            try:
+                call = self._call(task, refresh=refresh)
+            except ContextLengthError as exc:
+                # The estimate (characters / 4) or a re-ask (it carries the previous reply) ran
+                # past the real context: brief the two halves and merge, instead of failing.
+                if len(items) < 2 or state.stages >= MAX_STAGES:
+                    raise
+                self._charge(exc, state)
+                chunks = _halves(items)
+            else:
+                self._account(call, state)
+                return call.draft
         partial_items: list[Item] = []
-        for number, chunk in enumerate(chunks, 1):
+        pending = list(chunks)
+        number = 0
+        while pending:
+            chunk = pending.pop(0)
+            number += 1
             task = BriefingTask(chunk, evidence, roster(chunk), title=title, partial=True, stories=stories)
             ids = sorted({aid for item in chunk for aid in item.article_ids}, key=_id_number)
             try:
                 call = self._call(task, refresh=refresh)
             except LLMError as exc:
-                usage = exc.usage if isinstance(exc.usage, Usage) else Usage()
-                state.usage = state.usage + usage
-                state.calls += exc.attempts
+                self._charge(exc, state)
+                if isinstance(exc, ContextLengthError) and len(chunk) >= 2:
+                    pending[0:0] = _halves(chunk)  # split again rather than lose these articles
+                    number -= 1
+                    continue
                 state.failures.append(BriefingFailure(
                     source=f"stage {state.stages} chunk {number} ({_id_span(ids)})", sha256=None, stage="briefing", reason=str(exc)))
                 continue
@@ -533,6 +548,12 @@ class BriefingBuilder:
         if not partial_items:
             raise SummaryFailed(f"every partial briefing of stage {state.stages} failed: see the failures above")
         return self.aggregate(partial_items, evidence=evidence, who=who, title=title, state=state, refresh=refresh, stories=True)
+
+    @staticmethod
+    def _charge(exc: LLMError, state: _State) -> None:
+        """What a failed call cost still counts."""
+        state.usage = state.usage + (exc.usage if isinstance(exc.usage, Usage) else Usage())
+        state.calls += exc.attempts
 
     @staticmethod
     def _account(call: _Call, state: _State) -> None:
@@ -642,6 +663,11 @@ class BriefingBuilder:
             ),
         )
         return BriefingResult(briefing, article_calls=article_calls, briefing_calls=state.calls)
+
+
+def _halves(items: list[Item]) -> list[list[Item]]:
+    middle = len(items) // 2
+    return [items[:middle], items[middle:]]
 
 
 def _id_number(article_id: str) -> int:

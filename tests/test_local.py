@@ -231,7 +231,7 @@ def test_real_server_answers_a_chat_completion_and_stops(real_model: Path, tmp_p
     with LocalServer(real_model, log_path=tmp_path / "llama-server.log") as server:
         pid = server.pid
         assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
-        assert server.context_window == 4096
+        assert server.context_window == DEFAULT_CONTEXT_WINDOW
         client = OpenAI(base_url=server.base_url, api_key="local", max_retries=0, timeout=120)
         reply = client.chat.completions.create(
             model=LOCAL_MODEL_NAME,
