@@ -396,6 +396,16 @@ class Store:
         with self._lock, self._translate_errors("read"):
             return self._conn.execute(sql, tuple(params)).fetchall()
 
+    def _read_in(self, sql: str, values: Iterable[str], *, per_query: int = 500) -> list[sqlite3.Row]:
+        """``sql`` with ``{marks}`` for an ``IN (...)`` list, run over the distinct ``values`` in
+        slices that stay under SQLite's bound-variable limit."""
+        wanted = list(dict.fromkeys(values))
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(wanted), per_query):
+            chunk = wanted[start : start + per_query]
+            rows += self._read(sql.format(marks=",".join("?" * len(chunk))), chunk)
+        return rows
+
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
@@ -470,25 +480,14 @@ class Store:
 
     def cached_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of ``keys`` already have an ok result (for dry runs and batches)."""
-        wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):  # stay under SQLite's bound-variable limit
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._read(f"SELECT DISTINCT cache_key FROM results WHERE cache_key IN ({marks})", chunk)
-            found.update(row[0] for row in rows)
-        return found
+        return {row[0] for row in self._read_in("SELECT DISTINCT cache_key FROM results WHERE cache_key IN ({marks})", keys)}
 
     def first_seen(self, hashes: Iterable[str]) -> dict[str, datetime]:
         """When each article text (by sha256) was first stored; absent means never seen."""
-        wanted = list(dict.fromkeys(hashes))
         found: dict[str, datetime] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self._read(f"SELECT sha256, first_seen FROM articles WHERE sha256 IN ({marks})", chunk):
-                moment = datetime.fromisoformat(row[1])
-                found[row[0]] = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        for row in self._read_in("SELECT sha256, first_seen FROM articles WHERE sha256 IN ({marks})", hashes):
+            moment = datetime.fromisoformat(row[1])
+            found[row[0]] = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
         return found
 
     # -- recording --------------------------------------------------------------------------
@@ -798,22 +797,17 @@ class Store:
             error=row["error"],
         )
 
-    def _batch_request_query(self, where: str, values: list[str]) -> list[BatchRequestRow]:
-        rows: list[BatchRequestRow] = []
-        for start in range(0, len(values), 500):
-            chunk = values[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows += [self._batch_request_row(r) for r in self._read(f"SELECT * FROM batch_requests WHERE {where.format(marks=marks)}", chunk)]
-        return rows
+    def _batch_request_query(self, where: str, values: Iterable[str]) -> list[BatchRequestRow]:
+        return [self._batch_request_row(r) for r in self._read_in(f"SELECT * FROM batch_requests WHERE {where}", values)]
 
     def get_batch_requests(self, custom_ids: Iterable[str]) -> dict[str, BatchRequestRow]:
         """The requests with these ``custom_id``s (missing ones are simply absent)."""
-        rows = self._batch_request_query("custom_id IN ({marks})", list(dict.fromkeys(custom_ids)))
+        rows = self._batch_request_query("custom_id IN ({marks})", custom_ids)
         return {row.custom_id: row for row in rows}
 
     def pending_batch_requests(self, cache_keys: Iterable[str]) -> dict[str, BatchRequestRow]:
         """The request in flight for each of these cache keys, if any."""
-        rows = self._batch_request_query("status = 'pending' AND cache_key IN ({marks})", list(dict.fromkeys(cache_keys)))
+        rows = self._batch_request_query("status = 'pending' AND cache_key IN ({marks})", cache_keys)
         latest: dict[str, BatchRequestRow] = {}
         for row in rows:
             if row.cache_key not in latest or row.attempt > latest[row.cache_key].attempt:
@@ -822,13 +816,7 @@ class Store:
 
     def article_texts(self, sha256s: Iterable[str]) -> dict[str, str]:
         """Article texts by sha256 (to rebuild a conversation from its batch request)."""
-        wanted = list(dict.fromkeys(sha256s))
-        found: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update((r[0], r[1]) for r in self._read(f"SELECT sha256, text FROM articles WHERE sha256 IN ({marks})", chunk))
-        return found
+        return {r[0]: r[1] for r in self._read_in("SELECT sha256, text FROM articles WHERE sha256 IN ({marks})", sha256s)}
 
     def record_batch_results(self, records: Iterable[BatchResultRecord]) -> int:
         """Apply imported results in one transaction; returns how many were applied.

@@ -168,3 +168,26 @@ def test_concurrent_run_writes_every_article(endpoint, tmp_path, llm):
     assert result.returncode == 0, result.stderr.decode()
     assert len(result.stdout.decode().splitlines()) == len(paths) == len(list(out.iterdir()))
     assert llm.chat_count == len(paths)
+
+
+def test_help_paragraphs_are_reflowed_not_broken_mid_sentence():
+    import typer
+
+    from summariser.cli import _unwrap_help, app
+
+    command = typer.main.get_command(app)
+    _unwrap_help(command)
+    seen = 0
+
+    def walk(cmd, path):
+        nonlocal seen
+        for paragraph in (cmd.help or "").split("\n\n"):
+            lines = paragraph.splitlines()
+            if len(lines) > 1:  # only indented blocks (examples) may span lines
+                assert all(line.startswith(" ") for line in lines[1:]), (path, paragraph)
+        seen += 1
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(command, "summariser")
+    assert seen >= 10

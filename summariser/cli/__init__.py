@@ -71,10 +71,25 @@ def _optional_group(module: str) -> None:
 _register()
 
 
+def _unwrap_help(command) -> None:
+    """Join the hard-wrapped lines of docstring paragraphs (typer 0.29 shows them as written, so
+    ``--help`` broke lines mid-sentence); indented paragraphs (examples) are kept as they are."""
+    import inspect
+
+    if command.help:
+        paragraphs = inspect.cleandoc(command.help).split("\n\n")
+        command.help = "\n\n".join(
+            p if any(line.startswith(" ") for line in p.splitlines()) else " ".join(p.split("\n")) for p in paragraphs
+        )
+    for sub in getattr(command, "commands", {}).values():
+        _unwrap_help(sub)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: run the app and turn errors into one line and an exit code."""
     debug = os.environ.get("SUMMARISER_DEBUG") not in (None, "", "0")
     command = typer.main.get_command(app)
+    _unwrap_help(command)
     try:
         # standalone mode: typer renders usage errors itself (exit 2) and turns Exit into SystemExit
         command.main(args=argv, prog_name="summariser", standalone_mode=True)
