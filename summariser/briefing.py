@@ -199,7 +199,7 @@ class BriefingTask:
         self.known = {aid for item in self.items for aid in item.article_ids}
         self._names = {name_key(n) for n in self.participants}
 
-    def variables(self) -> dict[str, Any]:
+    def variables(self, prompt: Prompt) -> dict[str, Any]:
         return {
             "articles": "\n".join(item.line for item in self.items),
             "participants": "; ".join(self.participants) or "(none)",

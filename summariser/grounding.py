@@ -144,9 +144,13 @@ def _quotable_spans(text: str, max_chars: int, min_words: int, limit: int) -> tu
         if current:
             pieces.append(current)
         for piece in pieces:
-            piece = piece.rstrip(",;")
-            if len(piece.split()) >= min_words and piece in text and piece not in spans:
-                spans.append(piece)
+            # No straight double quote or backslash inside a span: llama.cpp's llguidance let the
+            # model end an enum string early right after an escaped quote ("..., \"nobod"), so
+            # quoted speech is offered without its quotation marks, and the words around it apart.
+            for part in re.split(r'["\\]', piece):
+                part = part.strip().rstrip(",;:").strip()
+                if len(part.split()) >= min_words and part in text and part not in spans:
+                    spans.append(part)
     return tuple(spans[:limit])
 
 

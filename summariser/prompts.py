@@ -49,6 +49,7 @@ class _PromptFile(BaseModel):
     user: str
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
     constrain_quotes: bool = False
+    hints: Literal["names", "ner"] = "names"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class Prompt:
     path: Path
     text: str = field(repr=False)
     constrain_quotes: bool = False
+    # Where the ``names`` variable comes from: "names" = capitalised phrases (no dependency),
+    # "ner" = spaCy's named entities (needs the ner extra).
+    hints: str = "names"
 
     @property
     def ref(self) -> str:
@@ -151,6 +155,7 @@ def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
         path=path,
         text=raw.decode("utf-8"),
         constrain_quotes=meta.constrain_quotes,
+        hints=meta.hints,
     )
 
 

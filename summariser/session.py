@@ -93,7 +93,7 @@ class Task(Protocol[Draft]):
     output_model: type[Draft]
     schema_name: str
 
-    def variables(self) -> dict[str, Any]: ...
+    def variables(self, prompt: Prompt) -> dict[str, Any]: ...
     def json_schema(self) -> dict[str, Any]: ...
     def schema_text(self) -> str: ...
     def check(self, draft: Draft) -> GroundingResult: ...
@@ -112,8 +112,14 @@ class ArticleTask:
     def __post_init__(self) -> None:
         self._text = _article_text(self.article.text, self.fuzzy_threshold)
 
-    def variables(self) -> dict[str, Any]:
-        return {"article": self.article.text, "title": self.article.title, "names": candidate_names(self.article.text)}
+    def variables(self, prompt: Prompt) -> dict[str, Any]:
+        if prompt.hints == "ner":
+            from .ner import hint_names
+
+            names = hint_names(self.article.text)
+        else:
+            names = candidate_names(self.article.text)
+        return {"article": self.article.text, "title": self.article.title, "names": names}
 
     def json_schema(self) -> dict[str, Any]:
         return draft_json_schema()
@@ -220,7 +226,7 @@ class Session(Generic[Draft]):
     # -- building requests -------------------------------------------------------------
     def _base_messages(self) -> list[dict[str, str]]:
         schema = self.task.schema_text() if self.mode == "json_object" else None
-        system, user = self.prompt.render(schema=schema, **self.task.variables())
+        system, user = self.prompt.render(schema=schema, **self.task.variables(self.prompt))
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def set_mode(self, mode: str) -> None:

@@ -122,3 +122,20 @@ def test_candidate_names_find_the_people_and_skip_titles_and_weekdays():
     names = candidate_names(SEED_ARTICLE.read_text(encoding="utf-8"))
     assert {"Wang Yi", "Sergei Lavrov", "Russia", "China"} <= set(names)
     assert "Tuesday" not in names and "Foreign Minister Sergei Lavrov" not in names
+
+
+def test_quotable_spans_hold_no_straight_quote_or_backslash_but_offer_the_speech():
+    """llama.cpp's llguidance let the model stop an enum string right after an escaped quote
+    (stored quotes like '..., "nobod'), so spans never contain one."""
+    from summariser.grounding import quotable_spans
+
+    text = (
+        'Heald said although temperature and ozone are separately known to impact crop yields, '
+        '"nobody has looked at how the two combine in a warming world." The study ran for years. '
+        'A path like C:\\data\\ozone\\runs\\yearly was listed in the appendix of the report.'
+    )
+    spans = quotable_spans(text, max_chars=200)
+    assert spans and not any('"' in s or "\\" in s for s in spans)
+    assert "nobody has looked at how the two combine in a warming world." in spans
+    assert "Heald said although temperature and ozone are separately known to impact crop yields" in spans
+    assert all(s in text for s in spans)

@@ -16,6 +16,7 @@ PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 RELEASED = {
     "article/v1.toml": "a6fbb1de0cb4",
     "article/v2.toml": "bbcc074bd978",
+    "briefing/v1.toml": "10a9bee0b04e",
 }
 
 
@@ -27,7 +28,7 @@ def test_released_prompt_files_are_unchanged(relpath, prefix):
 
 def test_every_prompt_file_is_pinned_or_new_files_are_listed():
     found = {str(p.relative_to(PROMPTS)) for p in PROMPTS.glob("*/v*.toml")}
-    assert found <= set(RELEASED) | {str(p) for p in found if p.startswith("briefing/")}, (
+    assert found <= set(RELEASED), (
         "pin new prompt versions in RELEASED once released"
     )
 
@@ -71,3 +72,56 @@ def test_mismatched_version_and_file_name(tmp_path):
 def test_diff_shows_changes():
     text = diff_prompts(load_prompt("article@1"), load_prompt("article@2"))
     assert text.startswith("--- article@1\n+++ article@2\n") and "+version = 2" in text
+
+
+def test_unknown_hint_source_is_rejected(tmp_path):
+    path = tmp_path / "demo" / "v1.toml"
+    path.parent.mkdir()
+    path.write_text('version = 1\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\nhints = "crystal-ball"\nsystem = "s"\nuser = "u"\n')
+    with pytest.raises(PromptError, match="hints"):
+        load_prompt_file(path)
+
+
+def _rendered_names(prompt_text: str, article: str, tmp_path: Path) -> str:
+    from summariser.article import Article
+    from summariser.session import ArticleTask, Session
+
+    path = tmp_path / "demo" / "v1.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(prompt_text)
+    session = Session(ArticleTask(Article(article)), load_prompt_file(path), model="m")
+    return session.messages()[1]["content"]
+
+
+NER_ARTICLE = (
+    "Lisbon mayor Carla Duarte met the European Commission in Brussels on Monday. "
+    "Duarte said the port of Lisbon would reopen with help from the Portuguese navy."
+)
+
+
+def test_ner_hints_come_from_spacy_and_fold_short_names(tmp_path):
+    body = 'version = 1\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\n{hints}system = "s"\nuser = "{{{{ names | join(\'; \') }}}}"\n'
+    ner = _rendered_names(body.format(hints='hints = "ner"\n'), NER_ARTICLE, tmp_path).split("; ")
+    assert "Carla Duarte" in ner and "Duarte" not in ner  # the surname folds into the full name
+    assert {"Lisbon", "Brussels"} <= set(ner) and "European Commission" in ner
+    assert "Monday" not in ner  # a DATE entity is no participant
+    assert "Portuguese" not in ner  # a nationality (NORP) is not hinted
+    heuristic = _rendered_names(body.format(hints=""), NER_ARTICLE, tmp_path).split("; ")
+    assert "Portuguese" in heuristic  # the default source, the capitalisation heuristic, has it
+
+
+def test_ner_hints_without_spacy_fail_with_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    from summariser import ner
+    from summariser.errors import SummariserError
+
+    monkeypatch.setitem(sys.modules, "spacy", None)  # import spacy -> ImportError
+    ner.load_spacy.cache_clear()
+    ner._hint_names.cache_clear()
+    try:
+        with pytest.raises(SummariserError, match=r"pip install 'summariser\[ner\]'"):
+            _rendered_names('version = 1\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\nhints = "ner"\nsystem = "s"\nuser = "{{ names }}"\n',
+                            "Another text about Carla Duarte in Lisbon.", tmp_path)
+    finally:
+        ner.load_spacy.cache_clear()
