@@ -99,6 +99,19 @@ def main() -> int:
             f"summariser per attempt / raw = {first_attempt_s / raw_s:.2f}"
         )
 
+        # The machine's ceiling: plain text, no grammar, no article: how fast can this CPU generate?
+        started = time.monotonic()
+        plain = raw.chat.completions.create(
+            model=body["model"], messages=[{"role": "user", "content": "Write a long story about a lighthouse keeper."}],
+            max_tokens=200, temperature=0,
+        )
+        plain_s = time.monotonic() - started
+        plain_tokens = plain.usage.completion_tokens
+        print(
+            f"{'raw generation (no grammar)':<34} {plain_s:7.1f} s  completion {plain_tokens} tokens: "
+            f"{plain_tokens / plain_s:.1f} tok/s; at that rate 12 s holds ~{int(12 * plain_tokens / plain_s)} tokens of reply"
+        )
+
         if not args.seed_only:
             times, failures = [], 0
             for path in sorted((REPO / "seeds").glob("*.txt")):
