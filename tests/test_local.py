@@ -15,6 +15,7 @@ from summariser.cli.model import app
 from summariser.config import LOCAL_MODEL_NAME, Settings
 from summariser.errors import ModelError
 from summariser.local import (
+    DEFAULT_CONTEXT_WINDOW,
     MODEL_SIZE,
     LocalServer,
     ServerOptions,
