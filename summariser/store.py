@@ -332,16 +332,33 @@ class Store:
         self._conn = self._connect()
         try:
             with self._translate_errors("open"):
-                self._conn.execute("PRAGMA journal_mode = WAL")
-                self._conn.execute("PRAGMA synchronous = FULL")
-                self._conn.execute("PRAGMA foreign_keys = ON")
-                self._migrate()
+                self._open()
             self.mark_interrupted_runs()
         except BaseException:
             self._conn.close()
             raise
 
     # -- plumbing ---------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Switch to WAL and migrate. When two processes create the same new file at once, SQLite
+        can answer "database is locked" at once (switching the journal mode does not wait on the
+        busy timeout), so that case is retried for up to the busy timeout, briefly apart."""
+        from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
+        from .retrying import released
+
+        def locked(exc: BaseException) -> bool:
+            return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+        retrying = Retrying(retry=retry_if_exception(locked), stop=stop_after_delay(BUSY_TIMEOUT_S), wait=wait_random(0.01, 0.2), reraise=True)
+        with released(retrying):
+            for attempt in retrying:
+                with attempt:
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                    self._conn.execute("PRAGMA synchronous = FULL")
+                    self._conn.execute("PRAGMA foreign_keys = ON")
+                    self._migrate()
 
     def _connect(self) -> sqlite3.Connection:
         try:
