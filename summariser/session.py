@@ -127,8 +127,7 @@ class ArticleTask:
     def constrained_schema(self) -> dict[str, Any]:
         """The draft schema with every ``quote`` limited to verbatim spans of this article, so a
         grammar-constrained model cannot misquote (the grounding check still runs)."""
-        cap = draft_json_schema()["$defs"]["KeyFact"]["properties"]["quote"]["maxLength"]
-        return _quote_constrained_schema(tuple(quotable_spans(self.article.text, max_chars=cap)))
+        return _quote_constrained_schema(self.article.text)
 
     def schema_text(self) -> str:
         return draft_schema_text()
@@ -147,9 +146,11 @@ def _article_text(text: str, fuzzy_threshold: float) -> ArticleText:
 
 
 @functools.lru_cache(maxsize=256)
-def _quote_constrained_schema(spans: tuple[str, ...]) -> dict[str, Any]:
-    # Shared and never mutated: only the two quote properties differ from the draft schema.
+def _quote_constrained_schema(text: str) -> dict[str, Any]:
+    # Built once per article, shared and never mutated: only the two quote properties differ
+    # from the draft schema.
     schema = draft_json_schema()
+    spans = quotable_spans(text, max_chars=schema["$defs"]["KeyFact"]["properties"]["quote"]["maxLength"])
     if not spans:
         return schema
     defs = dict(schema["$defs"], Quote={"type": "string", "enum": list(spans)})
