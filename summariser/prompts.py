@@ -50,6 +50,7 @@ class _PromptFile(BaseModel):
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
     constrain_quotes: bool = False
     hints: Literal["names", "ner"] = "names"
+    evidence: Literal["first", "last"] = "first"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,10 @@ class Prompt:
     # Where the ``names`` variable comes from: "names" = capitalised phrases (no dependency),
     # "ner" = spaCy's named entities (needs the ner extra).
     hints: str = "names"
+    # Where a key fact's or stance's quote sits in the reply schema: "first" = copy the evidence,
+    # then state the claim; "last" = state the claim, then pick the evidence (with quotes
+    # constrained to the article's spans, the model then chooses a span that fits its claim).
+    evidence: str = "first"
 
     @property
     def ref(self) -> str:
@@ -156,6 +161,7 @@ def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
         text=raw.decode("utf-8"),
         constrain_quotes=meta.constrain_quotes,
         hints=meta.hints,
+        evidence=meta.evidence,
     )
 
 

@@ -265,6 +265,22 @@ def draft_json_schema() -> dict[str, Any]:
     return _strip_titles(SummaryDraft.model_json_schema())
 
 
+def evidence_last(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a draft schema whose ``KeyFact`` and ``Stance`` ask for the claim before the quote.
+
+    Field order is generation order for a grammar-constrained model; validation ignores it."""
+    defs = dict(schema["$defs"])
+    for name in ("KeyFact", "Stance"):
+        if name not in defs:
+            continue
+        definition = dict(defs[name])
+        props = definition["properties"]
+        definition["properties"] = {**{k: v for k, v in props.items() if k != "quote"}, "quote": props["quote"]}
+        definition["required"] = [*(k for k in definition["required"] if k != "quote"), "quote"]
+        defs[name] = definition
+    return dict(schema, **{"$defs": defs})
+
+
 @cache
 def draft_schema_text() -> str:
     """Compact JSON text of the draft schema, for prompts in json_object mode."""

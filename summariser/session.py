@@ -35,6 +35,7 @@ from .schema import (
     Usage,
     draft_json_schema,
     draft_schema_text,
+    evidence_last,
 )
 
 Draft = TypeVar("Draft", bound=BaseModel)
@@ -249,6 +250,8 @@ class Session(Generic[Draft]):
             return {"type": "json_object"}
         constrained = getattr(self.task, "constrained_schema", None)
         schema = constrained() if self.prompt.constrain_quotes and constrained else self.task.json_schema()
+        if self.prompt.evidence == "last":
+            schema = evidence_last(schema)
         return {
             "type": "json_schema",
             "json_schema": {"name": self.task.schema_name, "strict": True, "schema": schema},

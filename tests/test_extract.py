@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from summariser.errors import AuthError, ContextLengthError, RefusalError, Summa
 from summariser.extract import Summariser, asummarise_article, summarise_article
 from summariser.prompts import load_prompt
 from summariser.testing import delay, error, grounded_responder, raw, reply
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 
 def _good(seed_text: str) -> dict:
@@ -248,6 +251,21 @@ def test_constrained_prompt_limits_quotes_to_article_spans(llm, settings, seed_t
     assert spans and all(span in seed_text for span in spans)
     assert schema["$defs"]["KeyFact"]["properties"]["quote"] == {"$ref": "#/$defs/Quote"}
     assert "Names in the article:" in llm.requests[0]["messages"][1]["content"]
+
+
+def test_evidence_last_prompt_asks_for_the_claim_before_its_quote(llm, settings, seed_text, tmp_path):
+    from summariser.prompts import load_prompt_file
+
+    body = (PROMPTS_DIR / "article" / "v2.toml").read_text().replace("version = 2", "version = 1")
+    path = tmp_path / "article" / "v1.toml"
+    path.parent.mkdir()
+    path.write_text(body.replace("constrain_quotes = true", 'constrain_quotes = true\nevidence = "last"'))
+    result = summarise_article(seed_text, settings=settings, prompt=load_prompt_file(path))
+    defs = llm.requests[0]["response_format"]["json_schema"]["schema"]["$defs"]
+    assert list(defs["KeyFact"]["properties"]) == ["statement", "quote"]
+    assert list(defs["Stance"]["properties"])[-1] == "quote" and defs["Stance"]["required"][-1] == "quote"
+    assert defs["Stance"]["properties"]["quote"] == {"$ref": "#/$defs/Quote"}  # still limited to spans
+    assert result.key_facts and result.grounding.grounding_rate == 1.0
 
 
 def test_plain_prompt_sends_the_plain_schema(llm, settings, seed_text):
