@@ -186,6 +186,11 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
 def load_prompt(ref: str = "article", dirs: list[Path] | None = None) -> Prompt:
     """``article`` gives the newest version, ``article@1`` a specific one."""
     name, version = parse_ref(ref)
+    if version is not None:  # a pinned version is read on its own: a broken sibling file does not block it
+        for root in dirs or default_prompt_dirs():
+            path = root / name / f"v{version}.toml"
+            if path.is_file():
+                return load_prompt_file(path, name)
     candidates = [p for p in list_prompts(dirs) if p.name == name]
     if not candidates:
         known = sorted({p.name for p in list_prompts(dirs)})

@@ -308,7 +308,7 @@ def test_cli_writes_reports_with_a_fake_system(datasets, tmp_path, monkeypatch, 
     calls = []
 
     def fake_summarise_article(text, *, settings=None, source=None, prompt=None, store=None):
-        calls.append((source, prompt))
+        calls.append((source, prompt.ref))
         return make_summary(["Tom Lund"])
 
     monkeypatch.setattr(summariser.extract, "summarise_article", fake_summarise_article)
@@ -334,6 +334,20 @@ def test_cli_missing_dataset_is_an_input_error(tmp_path, eval_app):
     result = CliRunner().invoke(eval_app, ["eval", str(tmp_path / "nope.jsonl"), "--no-llm"])
     assert isinstance(result.exception, InputError)
     assert "nope.jsonl does not exist" in str(result.exception)
+
+
+def test_cli_unknown_prompt_fails_before_any_document(datasets, tmp_path, monkeypatch, eval_app):
+    from typer.testing import CliRunner
+
+    from summariser.errors import PromptError
+
+    monkeypatch.setenv("SUMMARISER_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(
+        eval_app, ["eval", str(datasets["rose"]), "-p", "article@99", "--no-baseline", "--no-store",
+                   "--base-url", "http://127.0.0.1:9/v1", "-m", "fake", "--out", str(tmp_path / "r")],
+    )
+    assert isinstance(result.exception, PromptError) and "no prompt article@99" in str(result.exception)
+    assert not (tmp_path / "r").exists()
 
 
 def test_llm_judge_asks_the_endpoint_yes_or_no(tmp_path, monkeypatch):

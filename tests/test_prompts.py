@@ -74,6 +74,16 @@ def test_diff_shows_changes():
     assert text.startswith("--- article@1\n+++ article@2\n") and "+version = 2" in text
 
 
+def test_a_broken_sibling_blocks_only_the_newest(tmp_path):
+    root = tmp_path / "prompts"
+    (root / "demo").mkdir(parents=True)
+    (root / "demo" / "v1.toml").write_text('version = 1\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\nsystem = "s"\nuser = "u"\n')
+    (root / "demo" / "v2.toml").write_text('version = 2\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\nsurprise = 1\nsystem = "s"\nuser = "u"\n')
+    assert load_prompt("demo@1", dirs=[root]).ref == "demo@1"  # a pinned version still loads
+    with pytest.raises(PromptError, match="v2.toml is invalid: surprise"):
+        load_prompt("demo", dirs=[root])  # "newest" cannot be decided past a broken file
+
+
 def test_unknown_hint_source_is_rejected(tmp_path):
     path = tmp_path / "demo" / "v1.toml"
     path.parent.mkdir()

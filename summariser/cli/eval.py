@@ -10,11 +10,12 @@ from rich.markdown import Markdown
 
 from ..errors import ConfigError, InputError
 from ..evaluate import DEFAULT_ACU_THRESHOLD, EvalDoc, load_datasets, ner_baseline, run_eval
+from ..prompts import Prompt, load_prompt
 from ..schema import ArticleSummary
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, console, err_console, load_settings, stdout_is_terminal
 
 
-def _llm_system(settings, prompt: str | None, store) -> Callable[[EvalDoc], ArticleSummary]:
+def _llm_system(settings, prompt: Prompt, store) -> Callable[[EvalDoc], ArticleSummary]:
     from ..extract import summarise_article  # imported late: the baseline alone needs no LLM stack
 
     def run(doc: EvalDoc) -> ArticleSummary:
@@ -73,12 +74,14 @@ def eval_command(
             store = Store(settings.store_path)
         models = model or [None]
         for ref in prompt or [None]:
+            # Resolved once, up front: a bad reference fails before any model call, not per document.
+            template = load_prompt(ref or settings.prompt)
             for name in models:
                 label = ref or settings.prompt
                 if len(models) > 1:
                     label = f"{label} · {name}"
                 run_settings = load_settings(base_url=base_url, db_path=db, local_model=local_model, model=name)
-                systems[label] = _llm_system(run_settings, ref, store)
+                systems[label] = _llm_system(run_settings, template, store)
 
     judge_fn = None
     if judge:
