@@ -63,18 +63,57 @@ _NOT_NAMES = frozenset(
 )
 
 
+# Words that title a name rather than belong to it ("U.S. President Donald Trump" is the U.S.
+# and Donald Trump). Split on them, a small model's hints are bare names.
+_TITLES = frozenset(
+    "president vice prime minister secretary ambassador attorney assistant deputy chancellor "
+    "king queen prince princess senator sen rep representative congressman congresswoman governor "
+    "gov mayor judge justice general gen mr mrs ms dr leader chief director spokesman spokeswoman "
+    "spokesperson coach founder co-founder ceo chairman chairwoman chair commissioner officer "
+    "captain capt colonel col lieutenant lt sergeant sgt detective inspector professor prof pope "
+    "cardinal bishop sheikh filmmaker reporter correspondent editor image photo".split()
+)
+
+
+# Connectors and qualifiers left at the edge of a name once its title is cut off.
+_EDGE_WORDS = frozenset("of the de van von al bin la du former then acting interim".split())
+
+
 @functools.lru_cache(maxsize=256)
-def _candidate_names(text: str, limit: int) -> tuple[str, ...]:
-    return tuple(_rank_names(text, limit))
+def _candidate_names(text: str, limit: int, bare: bool = False) -> tuple[str, ...]:
+    return tuple(_rank_names(text, limit, bare))
 
 
-def candidate_names(text: str, limit: int = 25) -> list[str]:
+def candidate_names(text: str, limit: int = 25, *, bare: bool = False) -> list[str]:
     """Capitalised name-like phrases, most frequent first (cached by text: an article is
-    prepared once however many sessions, prompts or re-runs it goes through)."""
-    return list(_candidate_names(text, limit))
+    prepared once however many sessions, prompts or re-runs it goes through).
+
+    ``bare`` splits phrases at titles and drops stray edge words: "U.S. President Donald
+    Trump" gives "U.S." and "Donald Trump", "Washington D.C. The" gives "Washington D.C."."""
+    return list(_candidate_names(text, limit, bare))
 
 
-def _rank_names(text: str, limit: int) -> list[str]:
+def _segments(words: list[str], bare: bool) -> Iterator[tuple[int, list[str]]]:
+    """(index of the first word, words) of each name in one capitalised phrase."""
+    if not bare:
+        yield 0, words
+        return
+    titles = [i for i, word in enumerate(words) if word.lower().rstrip(".") in _TITLES]
+    if not titles:
+        spans = [(0, len(words))]
+    else:  # the name before the first title and after the last; words between titles are titles
+        spans = [(0, titles[0]), (titles[-1] + 1, len(words))]
+    for start, end in spans:
+        segment = words[start:end]
+        while segment and segment[0].lower() in _EDGE_WORDS:
+            segment, start = segment[1:], start + 1
+        while segment and (segment[-1].lower() in _NOT_NAMES or segment[-1].lower() in _EDGE_WORDS):
+            segment = segment[:-1]
+        if segment:
+            yield start, segment
+
+
+def _rank_names(text: str, limit: int, bare: bool = False) -> list[str]:
     """Capitalised name-like phrases, most frequent first: hints that help a small model find
     every participant (it still decides who takes part, and every name is still checked)."""
     counts: dict[str, int] = {}
@@ -83,16 +122,21 @@ def _rank_names(text: str, limit: int) -> list[str]:
         words = match.group().split(" ")
         while words and words[0].lower() in _NOT_NAMES:
             words = words[1:]
-        if not words:
-            continue
-        name = " ".join(words)
-        for suffix in ("’s", "'s"):
-            if name.endswith(suffix):
-                name = name[: -len(suffix)]
-        if len(name) > 1 and name.lower() not in _NOT_NAMES:
-            counts[name] = counts.get(name, 0) + 1
-            if " " in name or not _opens_sentence(text, match.start()):
-                named.add(name)
+        if bare and len(words) < match.group().count(" ") + 1:
+            first_word = 1  # "On Monday U.S. ...": the name does not open the sentence
+        else:
+            first_word = 0
+        for first, segment in _segments(words, bare):
+            first += first_word
+            name = " ".join(segment)
+            for suffix in ("’s", "'s"):
+                if name.endswith(suffix):
+                    name = name[: -len(suffix)]
+            if len(name) > 1 and name.lower() not in _NOT_NAMES:
+                counts[name] = counts.get(name, 0) + 1
+                # After a title a name does not open the sentence, whatever the offset says.
+                if " " in name or first > 0 or not _opens_sentence(text, match.start()):
+                    named.add(name)
     # A lone capitalised word seen only at the start of sentences is an ordinary word.
     kept = {n: c for n, c in counts.items() if n in named}
     # "Lavrov" after "Sergei Lavrov" is the same person: count it for the full name.
@@ -100,6 +144,8 @@ def _rank_names(text: str, limit: int) -> list[str]:
         if " " in name:
             continue
         longer = [full for full in kept if " " in full and name in full.split(" ")]
+        if bare:  # a surname ends the full name; "Afghan" is no part of "Better Idea of Afghan Girls"
+            longer = [full for full in longer if full.endswith(" " + name)]
         if len(longer) == 1:
             kept[longer[0]] += kept.pop(name)
     ranked = sorted(kept, key=lambda n: (-kept[n], text.find(n)))

@@ -49,7 +49,7 @@ class _PromptFile(BaseModel):
     user: str
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
     constrain_quotes: bool = False
-    hints: Literal["names", "ner"] = "names"
+    hints: Literal["names", "bare-names", "ner"] = "names"
     evidence: Literal["first", "last"] = "first"
 
 
@@ -72,7 +72,8 @@ class Prompt:
     text: str = field(repr=False)
     constrain_quotes: bool = False
     # Where the ``names`` variable comes from: "names" = capitalised phrases (no dependency),
-    # "ner" = spaCy's named entities (needs the ner extra).
+    # "bare-names" = the same split at titles ("U.S. President Donald Trump" -> "U.S.",
+    # "Donald Trump"), "ner" = spaCy's named entities (needs the ner extra).
     hints: str = "names"
     # Where a key fact's or stance's quote sits in the reply schema: "first" = copy the evidence,
     # then state the claim; "last" = state the claim, then pick the evidence (with quotes

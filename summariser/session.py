@@ -119,7 +119,7 @@ class ArticleTask:
 
             names = hint_names(self.article.text)
         else:
-            names = candidate_names(self.article.text)
+            names = candidate_names(self.article.text, bare=prompt.hints == "bare-names")
         return {"article": self.article.text, "title": self.article.title, "names": names}
 
     def json_schema(self) -> dict[str, Any]:

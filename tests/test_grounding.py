@@ -124,6 +124,25 @@ def test_candidate_names_find_the_people_and_skip_titles_and_weekdays():
     assert "Tuesday" not in names and "Foreign Minister Sergei Lavrov" not in names
 
 
+def test_bare_candidate_names_split_at_titles():
+    from summariser.grounding import candidate_names
+
+    text = (
+        "On Monday U.S. President Donald Trump met Assistant District Attorney Anne Donnelly in Nassau County "
+        "District Court. Former Minnesota Gov. Tim Pawlenty and Afghan Ambassador Hamdullah Mohib came too. "
+        "Donnelly said the team's robot, Better Idea of Afghan Girls, would stay. Afghan girls built it. "
+        "Trump agreed. Washington D.C. The capital, Washington D.C. Image: NASA."
+    )
+    plain = candidate_names(text)
+    bare = candidate_names(text, bare=True)
+    assert "U.S. President Donald Trump" in plain  # the default hints keep phrases whole
+    assert {"U.S.", "Donald Trump", "Anne Donnelly", "Nassau County District Court", "Minnesota",
+            "Tim Pawlenty", "Hamdullah Mohib", "Washington D.C."} <= set(bare)
+    assert not {"District", "Former Minnesota", "Washington D.C. The", "Washington D.C. Image"} & set(bare)
+    assert "Trump" not in bare and "Donnelly" not in bare  # surnames fold into the full names
+    assert "Afghan" in bare  # an adjective is not folded into a longer name that merely contains it
+
+
 def test_quotable_spans_hold_no_straight_quote_or_backslash_but_offer_the_speech():
     """llama.cpp's llguidance let the model stop an enum string right after an escaped quote
     (stored quotes like '..., "nobod'), so spans never contain one."""
