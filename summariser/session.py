@@ -355,7 +355,7 @@ class Session(Generic[Draft]):
         # eval runs it then repeated itself again 6 times in 8 (byte for byte, even at the raised
         # temperature). Grounding problems are settled by keeping the grounded items now, not
         # after another whole reply. Schema errors cannot be settled so and are still re-asked.
-        repeated = self._problems and content == self._last_reply
+        repeated = bool(self._problems) and content == self._last_reply
         self._last_reply = content
         grounding = self.task.check(draft)
         if grounding.problems and (self.strict or (self.attempts_left > 1 and not repeated)):
