@@ -408,7 +408,9 @@ def _bad_replies(good: dict[str, Any], scenario: str) -> list[dict[str, Any]]:
         if scenario == "schema":
             bad["participants"][0]["kind"] = ["nation", "state", "body", "entity"][i % 4]  # not an allowed kind
         else:
-            bad["key_facts"][0]["quote"] = UNGROUNDED_QUOTE  # valid schema, quote not in the article
+            # valid schema, quote not in the article; a different one each time, because
+            # summariser stops re-asking when a model repeats its previous reply word for word
+            bad["key_facts"][0]["quote"] = f"{UNGROUNDED_QUOTE} ({i + 1})"
         replies.append(bad)
     return replies
 

@@ -351,9 +351,14 @@ class Session(Generic[Draft]):
             self._last_reply = content
             self._problems = _json_problem(content) or _pydantic_problems(exc)
             raise ReplyRejected(self._problems) from None
+        # A re-ask answered with the very same reply: the model ignored the feedback, and in the
+        # eval runs it then repeated itself again 6 times in 8 (byte for byte, even at the raised
+        # temperature). Grounding problems are settled by keeping the grounded items now, not
+        # after another whole reply. Schema errors cannot be settled so and are still re-asked.
+        repeated = bool(self._problems) and content == self._last_reply
         self._last_reply = content
         grounding = self.task.check(draft)
-        if grounding.problems and (self.attempts_left > 1 or self.strict):
+        if grounding.problems and (self.strict or (self.attempts_left > 1 and not repeated)):
             self._problems = [str(p) for p in grounding.problems]
             self.grounding = grounding
             raise ReplyRejected(self._problems)

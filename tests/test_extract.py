@@ -179,7 +179,9 @@ def test_last_attempt_keeps_grounded_items_and_reports_the_rest(llm, settings, s
     bad = _good(seed_text)
     bad["key_facts"][1]["quote"] = "a sentence that the article never contained at all"
     bad["participants"].append({"name": "Angela Merkel", "kind": "person", "role": "invented", "aliases": []})
-    llm.enqueue(*[reply(bad)] * 3)
+    # Three different replies with the same two faults (a repeated reply ends sooner: next test).
+    replies = [dict(bad, headline=f"Headline, take {n}") for n in (1, 2, 3)]
+    llm.enqueue(*[reply(r) for r in replies])
     summary = summarise_article(seed_text, settings=settings)
     assert summary.provenance.attempts == 3
     dropped = {d.path for d in summary.grounding.unverified}
@@ -188,6 +190,24 @@ def test_last_attempt_keeps_grounded_items_and_reports_the_rest(llm, settings, s
     assert len(summary.key_facts) == len(bad["key_facts"]) - 1
     n_quotes = len(bad["key_facts"])
     assert summary.grounding.grounding_rate == round((n_quotes - 1) / n_quotes, 4)
+
+
+def test_a_reask_answered_with_the_same_reply_keeps_the_grounded_items_at_once(llm, settings, seed_text):
+    bad = _good(seed_text)
+    bad["key_facts"][1]["quote"] = "a sentence that the article never contained at all"
+    llm.enqueue(*[reply(bad)] * 3)
+    summary = summarise_article(seed_text, settings=settings)
+    assert llm.chat_count == 2 and summary.provenance.attempts == 2  # no third identical reply paid for
+    assert [d.path for d in summary.grounding.unverified] == ["key_facts[1]"]
+    assert len(summary.key_facts) == len(bad["key_facts"]) - 1
+
+
+def test_a_repeated_reply_with_schema_errors_is_still_reasked(llm, settings, seed_text):
+    bad = _good(seed_text)
+    bad["participants"][0]["kind"] = "nation"  # not an allowed kind: nothing to drop, must be fixed
+    llm.enqueue(reply(bad), reply(bad), reply(_good(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 3 and not summary.grounding.unverified
 
 
 def test_conversation_stays_bounded_over_five_attempts(llm, settings, seed_text):
