@@ -122,12 +122,9 @@ def _rank_names(text: str, limit: int, bare: bool = False) -> list[str]:
         words = match.group().split(" ")
         while words and words[0].lower() in _NOT_NAMES:
             words = words[1:]
-        if bare and len(words) < match.group().count(" ") + 1:
-            first_word = 1  # "On Monday U.S. ...": the name does not open the sentence
-        else:
-            first_word = 0
+        # "On Monday U.S. ...": once leading words are cut, the name does not open the sentence.
+        after_lead = bare and len(words) < match.group().count(" ") + 1
         for first, segment in _segments(words, bare):
-            first += first_word
             name = " ".join(segment)
             for suffix in ("’s", "'s"):
                 if name.endswith(suffix):
@@ -135,7 +132,7 @@ def _rank_names(text: str, limit: int, bare: bool = False) -> list[str]:
             if len(name) > 1 and name.lower() not in _NOT_NAMES:
                 counts[name] = counts.get(name, 0) + 1
                 # After a title a name does not open the sentence, whatever the offset says.
-                if " " in name or first > 0 or not _opens_sentence(text, match.start()):
+                if " " in name or first > 0 or after_lead or not _opens_sentence(text, match.start()):
                     named.add(name)
     # A lone capitalised word seen only at the start of sentences is an ordinary word.
     kept = {n: c for n, c in counts.items() if n in named}

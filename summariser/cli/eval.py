@@ -73,11 +73,11 @@ def eval_command(
 
             store = Store(settings.store_path)
         models = model or [None]
-        for ref in prompt or [None]:
+        for ref in prompt or [settings.prompt]:
             # Resolved once, up front: a bad reference fails before any model call, not per document.
-            template = load_prompt(ref or settings.prompt)
+            template = load_prompt(ref)
             for name in models:
-                label = ref or settings.prompt
+                label = ref
                 if len(models) > 1:
                     label = f"{label} · {name}"
                 run_settings = load_settings(base_url=base_url, db_path=db, local_model=local_model, model=name)
