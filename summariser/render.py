@@ -10,9 +10,7 @@ that renders inline HTML shows the text, not a tag. JSON is validated against th
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -21,6 +19,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from .errors import ConfigError, ExportError
+from .files import atomic_write_text
 from markupsafe import Markup
 
 from .schema import Briefing, BriefingArticle, output_json_schema
@@ -269,17 +268,7 @@ def write_atomic(path: Path | str, text: str) -> None:
     """Write ``text`` beside ``path`` then rename over it: readers see the old file or the new one."""
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text, newline="\n")
 
 
 def write_briefing(briefing: Briefing, out: Path | str) -> BriefingFormat:

@@ -11,13 +11,12 @@ schema sent to the model (``schema.draft_json_schema()``) must follow.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from .files import atomic_write_text
 from .schema import ArticleSummary, Briefing, output_json_schema
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -51,15 +50,7 @@ def write_schema_files(directory: Path | str) -> list[Path]:
     written = []
     for name, schema in published_schemas().items():
         path = directory / name
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(schema_text(schema))
-            os.chmod(tmp_name, 0o644)
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, schema_text(schema), newline="\n", fsync=False)
         written.append(path)
     return written
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import re
 import threading
@@ -17,6 +16,7 @@ from rich.markup import escape
 
 from ..errors import AuthError, InputError
 from ..extract import Outcome, Summariser
+from ..files import atomic_write_text
 from ..sources import expand_paths, load_input
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json, stdout_is_terminal
 from .display import render_summary
@@ -42,12 +42,6 @@ def _out_name(outcome: Outcome, used: set[str]) -> str:
         name, n = f"{stem}-{n}.json", n + 1
     used.add(name)
     return name
-
-
-def write_json_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def summarise_command(
@@ -126,7 +120,7 @@ def summarise_command(
                 assert outcome.summary is not None
                 payload = outcome.summary.model_dump(mode="json")
                 if out is not None:
-                    write_json_atomic(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+                    atomic_write_text(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
                 if as_json:
                     print_json(payload)
                 else:
