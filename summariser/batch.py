@@ -49,6 +49,7 @@ from .config import Settings
 from .errors import ConfigError, InputError, LLMError, SummariserError
 from .files import atomic_open
 from .prompts import Prompt, load_prompt
+from .retry import is_retryable_status, retry_after_s
 from .schema import Usage
 from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
 
@@ -404,7 +405,7 @@ def _line_problem(line: dict[str, Any]) -> tuple[str, bool] | None:
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             message = body["error"].get("message") or body["error"]
         text = f"the endpoint answered {status}: {message}"[:300]
-        retryable = not isinstance(status, int) or status in (408, 409, 429) or status >= 500
+        retryable = not isinstance(status, int) or is_retryable_status(status)
         return text, retryable
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
         return "the response body is not a chat completion", True
@@ -957,9 +958,7 @@ async def _run_lines(
             else:
                 limiter.observe(response.headers)
                 status = response.status_code
-                if status in (408, 409, 429) or status >= 500:
-                    from .llm import retry_after_s  # the same Retry-After rules as summarise
-
+                if is_retryable_status(status):
                     wait = retry_after_s(response.headers)
                     if status == 429:
                         report.rate_limited += 1

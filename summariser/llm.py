@@ -9,7 +9,6 @@ no retry can fix (auth, bad request, context length) fail at once with what to d
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import time
 from dataclasses import dataclass
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from tenacity import (
 )
 
 from .config import Settings
+from .retry import is_retryable_status, retry_after_s
 from .retrying import released
 from .errors import AuthError, BadRequestError, ContextLengthError, LLMError, TransportError
 from .session import Reply
@@ -49,26 +49,6 @@ class ResponseFormatUnsupported(BadRequestError):
     """The server rejected ``response_format``; callers may fall back to ``json_object``."""
 
 
-def retry_after_s(headers: Any) -> float | None:
-    """Retry-After (seconds or HTTP date) or retry-after-ms, as seconds; None when absent."""
-    value = headers.get("retry-after-ms")
-    if value:
-        try:
-            return max(0.0, float(value) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-
-
 def translate_error(exc: Exception, settings: Settings) -> Exception:
     """Map an SDK exception to ``Transient`` (retry) or a final, actionable ``LLMError``."""
     where = settings.endpoint_host
@@ -82,7 +62,7 @@ def translate_error(exc: Exception, settings: Settings) -> Exception:
     code = (getattr(exc, "code", None) or "").lower()
     if status == 429 and code == "insufficient_quota":
         return AuthError(f"{where} says the account has no quota left (429 insufficient_quota): check billing or use another key")
-    if status in (408, 409, 429) or status >= 500:
+    if is_retryable_status(status):
         return Transient(f"{where} answered {status}: {message}", retry_after_s(getattr(exc.response, "headers", None) or {}))
     if status in (401, 403):
         return AuthError(f"{where} rejected the credentials ({status}): check OPENAI_API_KEY (and OPENAI_BASE_URL)")
