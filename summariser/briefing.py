@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from .article import Article
 from .collect import Collection, Collector, filter_since
 from .config import Settings
-from .errors import ContextLengthError, LLMError, SummariserError, SummaryFailed
+from .errors import BriefingBusy, ContextLengthError, LLMError, SummariserError, SummaryFailed
 from .extract import Outcome, Summariser
 from .files import atomic_write_text
 from .grounding import ArticleText, GroundingResult, Problem, normalise
@@ -70,10 +70,6 @@ CHARS_PER_TOKEN = 4
 MAX_STAGES = 6
 MAX_PARTICIPANTS_LISTED = 30
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-
-
-class BriefingBusy(SummariserError):
-    """Another run holds the lock for the same output file."""
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,9 +7,11 @@
     ├── ModelError            the embedded model: weights missing, checksum mismatch, server failed
     ├── StoreError            the run store (SQLite) cannot be opened or written
     ├── ExportError           an export record failed validation; nothing was written
+    ├── BriefingBusy          another run holds the lock for the same briefing output
     └── LLMError              talking to the model failed (carries attempts and usage)
         ├── AuthError             401/403: the key is missing or wrong
         ├── BadRequestError       400 the server will never accept as sent
+        │   └── ResponseFormatUnsupported   the server rejected response_format (auto mode falls back)
         ├── ContextLengthError    the article does not fit the model's context window
         ├── RefusalError          the model refused to answer
         ├── TruncationError       the reply hit the token limit even after raising it once
@@ -58,6 +60,10 @@ class ExportError(SummariserError):
     """An export failed; nothing was written."""
 
 
+class BriefingBusy(SummariserError):
+    """Another run holds the lock for the same output file."""
+
+
 class LLMError(SummariserError):
     """Talking to the model failed.
 
@@ -99,6 +105,10 @@ class AuthError(LLMError):
 
 class BadRequestError(LLMError):
     """The endpoint rejected the request as malformed (400/404/422)."""
+
+
+class ResponseFormatUnsupported(BadRequestError):
+    """The server rejected ``response_format``; callers may fall back to ``json_object``."""
 
 
 class ContextLengthError(LLMError):

@@ -175,7 +175,7 @@ class Summariser:
 
     def _after_transport_error(self, session: Session, exc: LLMError) -> Exception:
         """Either switch to json_object and ask again (auto mode), or the error with its cost attached."""
-        from .llm import ResponseFormatUnsupported
+        from .errors import ResponseFormatUnsupported
 
         if isinstance(exc, ResponseFormatUnsupported) and self.settings.mode == "auto" and session.mode == "json_schema":
             self._mode = "json_object"

@@ -28,7 +28,7 @@ from tenacity import (
 from .config import Settings
 from .retry import is_retryable_status, retry_after_s
 from .retrying import released
-from .errors import AuthError, BadRequestError, ContextLengthError, LLMError, TransportError
+from .errors import AuthError, BadRequestError, ContextLengthError, LLMError, ResponseFormatUnsupported, TransportError
 from .session import Reply
 from .schema import Usage
 
@@ -43,10 +43,6 @@ class Transient(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class ResponseFormatUnsupported(BadRequestError):
-    """The server rejected ``response_format``; callers may fall back to ``json_object``."""
 
 
 def translate_error(exc: Exception, settings: Settings) -> Exception:
