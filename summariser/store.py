@@ -147,7 +147,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
 )
-SCHEMA_VERSION = len(MIGRATIONS)
+# PRAGMA user_version once every migration has run; unrelated to schema.SCHEMA_VERSION (the output format).
+STORE_MIGRATION_VERSION = len(MIGRATIONS)
 
 _SECRET_NAMES = {"api_key", "apikey", "api-key", "authorization", "password", "secret", "access_token"}
 
@@ -425,12 +426,12 @@ class Store:
 
     def _migrate(self) -> None:
         version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
+        if version == STORE_MIGRATION_VERSION:
             return
-        if version > SCHEMA_VERSION:
+        if version > STORE_MIGRATION_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer summariser (store version {version}, this one "
-                f"knows {SCHEMA_VERSION}): upgrade summariser or pass --db PATH"
+                f"knows {STORE_MIGRATION_VERSION}): upgrade summariser or pass --db PATH"
             )
         with self._write("migrate"):
             # Re-read under the write lock: another process may have migrated meanwhile.

@@ -32,7 +32,7 @@ from summariser.schema import (
     Stance,
     Usage,
 )
-from summariser.store import MIGRATIONS, SCHEMA_VERSION as STORE_VERSION, Store
+from summariser.store import MIGRATIONS, STORE_MIGRATION_VERSION as STORE_VERSION, Store
 
 PROMPT_SHA = "a" * 64
 ARTICLE_TEXT = (
