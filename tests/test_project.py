@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+import tomllib
 
 import typer
 from typer.testing import CliRunner
@@ -29,10 +31,17 @@ def test_readme_has_exactly_two_quick_start_commands_and_ci_runs_the_second():
     assert setup_and_test in ci.splitlines()
 
 
-def test_public_api_is_sorted_and_importable():
+def test_public_api_is_sorted_importable_and_documented():
     assert summariser.__all__ == sorted(summariser.__all__)
     for name in summariser.__all__:
-        assert getattr(summariser, name) is not None
+        namespace: dict[str, object] = {}
+        exec(f"from summariser import {name}", namespace)  # what a user writes
+        obj = namespace[name]
+        if inspect.isclass(obj) or inspect.isroutine(obj):
+            # Its own docstring: a class's __doc__ is never inherited from its base.
+            assert obj.__module__.startswith("summariser.") and (obj.__doc__ or "").strip(), f"{name} has no docstring"
+        else:
+            assert isinstance(obj, (str, int, float, tuple, frozenset)), f"{name} is neither documented nor a constant"
 
 
 def _walk(command: typer.main.TyperGroup | object, path: tuple[str, ...] = ()):
@@ -54,3 +63,12 @@ def test_every_command_has_help_text_that_teaches():
         assert result.exit_code == 0, f"{path}: {result.output}"
     for expected in ("summarise", "schema", "prompts list", "prompts show", "prompts diff"):
         assert expected in seen
+
+
+def test_install_hints_name_extras_that_exist():
+    from summariser import local, ner
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    for hint in (ner.INSTALL_HINT, local.INSTALL_HINT):
+        wanted = re.fullmatch(r"pip install 'summariser\[(\w+)\]'", hint)
+        assert wanted and wanted.group(1) in extras, f"{hint!r} names no extra of pyproject.toml"

@@ -110,6 +110,7 @@ NER_ARTICLE = (
 
 
 def test_ner_hints_come_from_spacy_and_fold_short_names(tmp_path):
+    pytest.importorskip("spacy")
     body = 'version = 1\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\n{hints}system = "s"\nuser = "{{{{ names | join(\'; \') }}}}"\n'
     ner = _rendered_names(body.format(hints='hints = "ner"\n'), NER_ARTICLE, tmp_path).split("; ")
     assert "Carla Duarte" in ner and "Duarte" not in ner  # the surname folds into the full name
@@ -130,7 +131,7 @@ def test_ner_hints_without_spacy_fail_with_what_to_install(tmp_path, monkeypatch
     ner.load_spacy.cache_clear()
     ner._hint_names.cache_clear()
     try:
-        with pytest.raises(SummariserError, match=r"pip install 'summariser\[ner\]'"):
+        with pytest.raises(SummariserError, match=r"pip install 'summariser\[eval\]'"):
             _rendered_names('version = 1\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\nhints = "ner"\nsystem = "s"\nuser = "{{ names }}"\n',
                             "Another text about Carla Duarte in Lisbon.", tmp_path)
     finally:
