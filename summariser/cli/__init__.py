@@ -24,7 +24,7 @@ app = typer.Typer(
     "With no endpoint configured it serves an embedded local model: no API key needed.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -42,6 +42,7 @@ def _register() -> None:
     _optional_group("runs")
     _optional_group("model")
     _optional_group("batch")
+    _optional_group("config")
 
 
 def _optional(module: str, function: str) -> None:
@@ -69,6 +70,23 @@ def _optional_group(module: str) -> None:
 
 
 _register()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"summariser {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version, is_eager=True),
+) -> None:
+    """Turn news articles into grounded, schema-checked structured summaries with an LLM.
+
+    With no endpoint configured it serves an embedded local model: no API key needed."""
 
 
 def _unwrap_help(command) -> None:

@@ -28,12 +28,12 @@ def briefing_command(
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="Structured output: json_schema, json_object or auto.")] = Mode.auto,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=10, help="Replies to try per article and per briefing call.")] = 3,
+    mode: Annotated[Mode | None, typer.Option("--mode", help="Structured output: json_schema, json_object or auto. Default: auto.", show_default=False)] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies to try per article and per briefing call. Default: 3.", show_default=False)] = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached summaries and briefing calls; call the model again.")] = False,
     db: DbOpt = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply.")] = 120.0,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
     fetch_timeout: Annotated[float, typer.Option("--fetch-timeout", min=1, help="Seconds to wait for one URL or feed.")] = 20.0,
     local_model: LocalModelOpt = None,
 ) -> None:
@@ -53,15 +53,13 @@ def briefing_command(
     """
     fmt = format_for(out)
     since_at = parse_since(since) if since else None
-    settings = load_settings(
-        prompt=prompt, model=model, base_url=base_url, mode=mode.value, max_attempts=max_attempts,
+    flags = dict(
+        prompt=prompt, model=model, base_url=base_url, mode=mode.value if mode else None, max_attempts=max_attempts,
         db_path=db, concurrency=concurrency, timeout_s=timeout, local_model=local_model,
     )
-    if concurrency is None and settings.uses_local_model:
-        settings = load_settings(
-            prompt=prompt, model=model, base_url=base_url, mode=mode.value, max_attempts=max_attempts,
-            db_path=db, concurrency=1, timeout_s=timeout, local_model=local_model,
-        )
+    settings = load_settings(**flags)
+    if settings.uses_local_model:  # one worker suits the embedded model, unless said otherwise anywhere
+        settings = load_settings(**flags, defaults={"concurrency": 1})
     from ..store import Store
 
     with Store(settings.store_path) as store, BriefingBuilder(

@@ -57,14 +57,14 @@ def summarise_command(
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="Structured output: json_schema (strict, grammar-enforced), json_object (schema in the prompt), or auto (json_schema, falling back to json_object if the server rejects it).")] = Mode.auto,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=10, help="Replies to try before giving up; failures are fed back to the model.")] = 3,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail an article when any quote stays ungrounded, instead of keeping those items out.")] = False,
+    mode: Annotated[Mode | None, typer.Option("--mode", help="Structured output: json_schema (strict, grammar-enforced), json_object (schema in the prompt), or auto (json_schema, falling back to json_object if the server rejects it). Default: auto.", show_default=False)] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies to try before giving up; failures are fed back to the model. Default: 3.", show_default=False)] = None,
+    strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded, instead of keeping those items out. Default: --no-strict.", show_default=False)] = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached results and call the model again.")] = False,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not read or write the run store (no cache, no history).")] = False,
     db: DbOpt = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model).")] = 1,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one reply.")] = 120.0,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model). Default: 1.", show_default=False)] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
     local_model: LocalModelOpt = None,
 ) -> None:
     """Summarise articles into grounded, schema-checked JSON.
@@ -86,13 +86,14 @@ def summarise_command(
         prompt=prompt,
         model=model,
         base_url=base_url,
-        mode=mode.value,
+        mode=mode.value if mode else None,
         max_attempts=max_attempts,
         strict=strict,
         db_path=db,
         concurrency=concurrency,
         timeout_s=timeout,
         local_model=local_model,
+        defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
     as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
     if out is not None:
