@@ -270,7 +270,7 @@ def prepare_batch(
     def flush(chunk: list[Article], writer: SplitWriter) -> None:
         keyed: dict[str, Article] = {}
         for article in chunk:
-            key = summary_key(article, template, model)
+            key = summary_key(article, template, model, settings)
             if key in keyed:
                 report.duplicates += 1
             keyed[key] = article

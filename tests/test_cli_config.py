@@ -72,3 +72,13 @@ def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
 
+
+def test_options_that_change_the_result_are_part_of_the_cache_key(llm):
+    env = {"OPENAI_BASE_URL": llm.base_url, "SUMMARISER_MODEL": "scripted"}
+    run = lambda *a: runner.invoke(app, ["summarise", str(SEED_ARTICLE), "--format", "json", *a], env=env)  # noqa: E731
+    assert run().exit_code == 0
+    assert run().exit_code == 0 and llm.chat_count == 1  # same options: served from the store
+    assert run("--strict").exit_code == 0 and llm.chat_count == 2  # strict may fail where lenient dropped items
+    assert run("--mode", "json_object").exit_code == 0 and llm.chat_count == 3
+    assert run("--strict").exit_code == 0 and llm.chat_count == 3  # and each variant is cached in turn
+    assert run("--max-attempts", "5").exit_code == 0 and llm.chat_count == 3  # retries do not change a success
