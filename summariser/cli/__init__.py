@@ -99,8 +99,24 @@ def _unwrap_help(command) -> None:
         command.help = "\n\n".join(
             p if any(line.startswith(" ") for line in p.splitlines()) else " ".join(p.split("\n")) for p in paragraphs
         )
+    for param in command.params:
+        # typer 0.29 labels on/off flags "<bool>" as if they took a value: `--strict true` then
+        # reads "true" as an article path. An empty metavar shows them as the flags they are.
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    command.get_help_option = _flag_help_option(command.get_help_option)  # -h/--help is made per context
     for sub in getattr(command, "commands", {}).values():
         _unwrap_help(sub)
+
+
+def _flag_help_option(make):
+    def get_help_option(ctx):
+        option = make(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    return get_help_option
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ def briefing_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be summarised and what is cached; call no model, write nothing.")] = False,
     wait: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait when another run is writing the same --out, then give up.")] = 0.0,
     context_budget: Annotated[int, typer.Option("--context-budget", min=256, help="Model context in tokens; summaries that do not fit are briefed in stages (map-reduce).")] = DEFAULT_CONTEXT_BUDGET,
-    briefing_prompt: Annotated[str, typer.Option("--briefing-prompt", help="Briefing prompt template NAME[@VERSION].")] = "briefing",
+    briefing_prompt: Annotated[str, typer.Option("--briefing-prompt", help="Briefing prompt template NAME\\[@VERSION].")] = "briefing",
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,

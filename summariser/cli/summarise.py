@@ -115,6 +115,7 @@ def summarise_command(
 
         store = Store(settings.store_path)
     used: set[str] = set()
+    succeeded = 0
     try:
         with Summariser(settings, store=store) as summariser:
             for outcome in _run_all(summariser, loaded, refresh=refresh, progress=not as_json and len(loaded) > 1):
@@ -125,6 +126,7 @@ def summarise_command(
                     _report_failure(outcome)
                     continue
                 assert outcome.summary is not None
+                succeeded += 1
                 payload = outcome.summary.model_dump(mode="json")
                 if out is not None:
                     write_json_atomic(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
@@ -138,7 +140,7 @@ def summarise_command(
     if out is not None and not as_json:
         err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''} to {out}/")
     if failures:
-        err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if loaded else "."))
+        err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if succeeded else "."))
         raise typer.Exit(1)
 
 
