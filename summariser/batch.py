@@ -316,11 +316,11 @@ def prepare_batch(
     return report
 
 
-def load_articles(sources: Iterable[str | Path], errors: list[str]) -> Iterator[Article]:
+def load_articles(sources: Iterable[str | Path], errors: list[str], *, pattern: str | None = None) -> Iterator[Article]:
     """Articles from files/directories/stdin, lazily; unreadable inputs go to ``errors``."""
     from .sources import expand_paths, load_input
 
-    for item in expand_paths(sources):
+    for item in expand_paths(sources, pattern=pattern):
         try:
             yield load_input(item)
         except InputError as exc:

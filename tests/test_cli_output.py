@@ -59,3 +59,19 @@ def test_a_lone_failed_article_does_not_mention_others(llm):
     assert result.returncode == 1
     assert "1 article(s) failed." in result.stderr.decode()
     assert "the others" not in result.stderr.decode()
+
+
+def test_briefing_dry_run_skips_non_articles_in_a_directory_and_says_so(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "story.txt").write_bytes(SEED_ARTICLE.read_bytes())
+    (inbox / "SOURCES.md").write_text("# Sources\n\nWhere these articles came from.\n")
+    result = run_cli("briefing", str(inbox), "--dry-run", "--out", str(tmp_path / "b.md"), env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "SUMMARISER_MODEL": "m"})
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert any("SOURCES.md" in line and "skipped" in line for line in lines)
+    assert not any("SOURCES.md" in line and "summarise" in line for line in lines)
+    assert "1 skipped" in result.stdout.decode()
+    globbed = run_cli("briefing", str(inbox), "--glob", "*.md", "--dry-run", "--out", str(tmp_path / "b.md"), env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "SUMMARISER_MODEL": "m"})
+    assert any("SOURCES.md" in line and "summarise" in line for line in globbed.stdout.decode().splitlines())
+    assert "--glob" in run_cli("summarise", "--help").stdout.decode()

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .. import batch as batch_lib
 from ..config import Settings
+from ..sources import DIRECTORY_HELP
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json
 
 app = typer.Typer(
@@ -97,7 +98,8 @@ def _render_import(report: batch_lib.ImportReport) -> None:
 
 @app.command("prepare")
 def prepare_command(
-    sources: Annotated[list[str], typer.Argument(help="Article files, directories of them, or - for stdin.", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help=f"Article files, directories of them, or - for stdin. {DIRECTORY_HELP}", show_default=False)],
+    glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Request file to write; split into NAME-001.jsonl... past 50,000 lines or 200 MB.")] = Path("requests.jsonl"),
     prompt: PromptOpt = None,
     model: ModelOpt = None,
@@ -123,7 +125,7 @@ def prepare_command(
     errors: list[str] = []
     with _store(settings) as store, _progress("Preparing", None) as progress:
         report = batch_lib.prepare_batch(
-            batch_lib.load_articles(sources, errors), out, store=store, settings=settings,
+            batch_lib.load_articles(sources, errors, pattern=glob), out, store=store, settings=settings,
             on_progress=lambda r: _advance(progress, r.articles),
         )
     report.input_errors = errors

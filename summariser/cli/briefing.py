@@ -12,13 +12,15 @@ from rich.table import Table
 from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
 from ..render import format_for, write_briefing
 from ..timeutil import parse_since
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings
+from ..sources import DIRECTORY_HELP
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, pipe_console
 from .summarise import Mode
 
 
 def briefing_command(
-    sources: Annotated[list[str], typer.Argument(help="Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs.", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help=f"Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs. {DIRECTORY_HELP}", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the briefing; the suffix picks the format: .md, .html or .json.", show_default=False)],
+    glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only articles dated (else first seen) from then on: 24h, 7d, 2w or a date like 2026-11-01.", show_default=False)] = None,
     title: Annotated[str | None, typer.Option("--title", help="The briefing's title. Default: 'Briefing YYYY-MM-DD'.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be summarised and what is cached; call no model, write nothing.")] = False,
@@ -63,7 +65,8 @@ def briefing_command(
     from ..store import Store
 
     with Store(settings.store_path) as store, BriefingBuilder(
-        settings, store=store, prompt=briefing_prompt, context_budget=context_budget, fetch_timeout_s=fetch_timeout
+        settings, store=store, prompt=briefing_prompt, context_budget=context_budget, fetch_timeout_s=fetch_timeout,
+        pattern=glob,
     ) as builder:
         if dry_run:
             _print_plan(builder.plan(sources, since=since_at, refresh=refresh), out)
@@ -113,6 +116,7 @@ class _progress:
 
 
 def _print_plan(plan: BriefingPlan, out: Path) -> None:
+    console = pipe_console()  # piped into a file or grep: one row per line, paths whole
     table = Table(title=f"Dry run for {out}: nothing is summarised or written", title_justify="left")
     table.add_column("status")
     table.add_column("article", overflow="fold")
@@ -126,10 +130,12 @@ def _print_plan(plan: BriefingPlan, out: Path) -> None:
         table.add_row("too old", escape(article.label), article.sha256[:12])
     for failure in c.failures:
         table.add_row("[red]failed[/]", escape(f"{failure.source}: {failure.reason}"), "")
+    for path in c.skipped:
+        table.add_row("[dim]skipped[/]", escape(f"{path} (not an article file; --glob to include)"), "")
     console.print(table)
     console.print(
         f"{len(plan.articles)} article(s): {plan.to_summarise} to summarise, {len(plan.articles) - plan.to_summarise} cached; "
-        f"{len(c.duplicates)} duplicate(s), {len(c.too_old)} too old, {len(c.failures)} unreadable."
+        f"{len(c.duplicates)} duplicate(s), {len(c.too_old)} too old, {len(c.failures)} unreadable, {len(c.skipped)} skipped."
     )
 
 

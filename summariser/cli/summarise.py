@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from ..errors import AuthError, InputError
 from ..extract import Outcome, Summariser
-from ..sources import expand_paths, load_input
+from ..sources import DIRECTORY_HELP, expand_paths, load_input
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json, stdout_is_terminal
 from .display import render_summary
 
@@ -51,7 +51,8 @@ def write_json_atomic(path: Path, text: str) -> None:
 
 
 def summarise_command(
-    articles: Annotated[list[str], typer.Argument(help="Article files (.txt, .md, .html), directories of them, or - for stdin.", show_default=False)],
+    articles: Annotated[list[str], typer.Argument(help=f"Article files (.txt, .md, .html), directories of them, or - for stdin. {DIRECTORY_HELP}", show_default=False)],
+    glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file per article into this directory.", show_default=False)] = None,
     prompt: PromptOpt = None,
@@ -102,7 +103,7 @@ def summarise_command(
         out.mkdir(parents=True, exist_ok=True)
 
     loaded, failures = [], 0
-    for item in expand_paths(articles):
+    for item in expand_paths(articles, pattern=glob):
         try:
             loaded.append(load_input(item))
         except InputError as exc:
