@@ -51,6 +51,8 @@ def test_flags_are_not_shown_as_taking_a_value():
     assert "<bool>" not in help_text
     assert "--no-strict" in help_text
     assert "NAME[@VERSION]" in help_text  # not eaten as rich markup
+    root_help = run_cli("--help").stdout.decode()
+    assert "--install-completion" in root_help and "--version" in root_help and "<bool>" not in root_help
 
 
 def test_a_lone_failed_article_does_not_mention_others(llm):
