@@ -35,10 +35,13 @@ class Article:
         return SourceInfo(path=self.source, sha256=self.sha256, length=len(self.text))
 
 
-def cache_key(*, article_sha256: str, prompt_sha256: str, model: str, schema_version: str) -> str:
-    """The identity of a summary: same text + prompt file + model + schema = same result.
+def cache_key(*, article_sha256: str, prompt_sha256: str, model: str, schema_version: str, options: str = "") -> str:
+    """The identity of a summary: same text + prompt file + model + schema + options = same result.
 
+    ``options`` names the non-default settings that change a result (strict, mode, ...); it is
+    left out when empty so keys made with default settings are the same as before it existed.
     Used by the store's cache, by batch ``custom_id``s, and by briefings to find done work.
     """
-    material = "\x1f".join((article_sha256, prompt_sha256, model, schema_version))
+    parts = (article_sha256, prompt_sha256, model, schema_version) + ((options,) if options else ())
+    material = "\x1f".join(parts)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()

@@ -272,7 +272,7 @@ def prepare_batch(
     def flush(chunk: list[Article], writer: SplitWriter) -> None:
         keyed: dict[str, Article] = {}
         for article in chunk:
-            key = summary_key(article, template, model)
+            key = summary_key(article, template, model, settings)
             if key in keyed:
                 report.duplicates += 1
             keyed[key] = article
@@ -318,11 +318,11 @@ def prepare_batch(
     return report
 
 
-def load_articles(sources: Iterable[str | Path], errors: list[str]) -> Iterator[Article]:
+def load_articles(sources: Iterable[str | Path], errors: list[str], *, pattern: str | None = None) -> Iterator[Article]:
     """Articles from files/directories/stdin, lazily; unreadable inputs go to ``errors``."""
     from .sources import expand_paths, load_input
 
-    for item in expand_paths(sources):
+    for item in expand_paths(sources, pattern=pattern):
         try:
             yield load_input(item)
         except InputError as exc:

@@ -338,8 +338,10 @@ class BriefingBuilder:
         context_budget: int = DEFAULT_CONTEXT_BUDGET,
         fetch_timeout_s: float = 20.0,
         cache_dir: Path | None = None,
+        pattern: str | None = None,
     ) -> None:
         self.settings = settings or Settings.load()
+        self.pattern = pattern  # which files a directory contributes; None: .txt, .html, .htm
         self.store = store
         self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
         if self.prompt.schema != "BriefingDraft":
@@ -360,7 +362,7 @@ class BriefingBuilder:
 
     # -- collecting --------------------------------------------------------------------------
     def collect(self, sources: Iterable[str], *, since: datetime | None = None) -> Collection:
-        with Collector(timeout_s=self.fetch_timeout_s) as collector:
+        with Collector(timeout_s=self.fetch_timeout_s, pattern=self.pattern) as collector:
             collection = collector.collect(sources)
         collection.articles, collection.too_old = filter_since(collection.articles, since, store=self.store)
         return collection

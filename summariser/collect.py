@@ -49,6 +49,7 @@ class Collection:
     failures: list[CollectFailure] = field(default_factory=list)
     duplicates: list[tuple[Article, str]] = field(default_factory=list)  # (article, label it duplicates)
     too_old: list[Article] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # files in given directories that are not articles
 
 
 def is_url(source: str) -> bool:
@@ -76,8 +77,12 @@ def _entry_date(entry: Any) -> datetime | None:
 class Collector:
     """Turns source strings into articles; one shared HTTP client for URLs and feeds."""
 
-    def __init__(self, *, timeout_s: float = 20.0, workers: int = 8, client: "httpx.Client | None" = None) -> None:
+    def __init__(
+        self, *, timeout_s: float = 20.0, workers: int = 8, client: "httpx.Client | None" = None, pattern: str | None = None
+    ) -> None:
         self.timeout_s = timeout_s
+        self.pattern = pattern  # which files a directory contributes (see sources.directory_files)
+        self._skipped: list[Path] = []
         self.workers = workers
         self._client = client
         self._owns_client = client is None
@@ -183,7 +188,7 @@ class Collector:
                 return CollectFailure(source, "no files match this pattern: check it (quote it so the shell leaves it alone)")
             return [Path(m) for m in matches if Path(m).is_file()]
         try:
-            return list(expand_paths([source]))
+            return list(expand_paths([source], pattern=self.pattern, skipped=self._skipped))
         except InputError as exc:
             return CollectFailure(source, str(exc))
 
@@ -202,6 +207,7 @@ class Collector:
         """Read every source; dedupe by URL and text hash, keeping the first occurrence."""
         result = Collection()
         items: list[str | Path] = []
+        self._skipped = result.skipped
         for source in sources:
             expanded = self._expand(str(source))
             if isinstance(expanded, CollectFailure):
@@ -255,9 +261,9 @@ def _url_key(source: str | None) -> str | None:
     return url.rstrip("/") or url
 
 
-def collect_articles(sources: Iterable[str], *, timeout_s: float = 20.0) -> Collection:
+def collect_articles(sources: Iterable[str], *, timeout_s: float = 20.0, pattern: str | None = None) -> Collection:
     """Read files, directories, globs, feeds and URLs into unique articles (see ``Collector``)."""
-    with Collector(timeout_s=timeout_s) as collector:
+    with Collector(timeout_s=timeout_s, pattern=pattern) as collector:
         return collector.collect(sources)
 
 

@@ -8,6 +8,7 @@ Environment variables:
     SUMMARISER_HOME                  data directory (store, logs, model cache, config.toml)
     SUMMARISER_LOCAL_MODEL           a GGUF file to serve instead of the bundled model
     SUMMARISER_DB                    run store path (default: $SUMMARISER_HOME/summariser.db)
+    SUMMARISER_<SETTING>             every other setting too: see ``ENV_VARS``
 """
 
 from __future__ import annotations
@@ -108,33 +109,88 @@ class Settings:
         return replace(self, base_url=base_url, model=model or self.model)
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, **flags: Any) -> "Settings":
-        """Flags (non-None keyword arguments) > environment > ``config.toml`` > defaults."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        home = flags.get("home") or env.get("SUMMARISER_HOME")
-        home_path = Path(home).expanduser() if home else default_home()
-        values.update(_read_config_file(home_path / "config.toml"))
-        env_map = {
-            "base_url": env.get("OPENAI_BASE_URL"),
-            "api_key": env.get("OPENAI_API_KEY"),
-            "model": env.get("SUMMARISER_MODEL"),
-            "local_model": env.get("SUMMARISER_LOCAL_MODEL"),
-            "db_path": env.get("SUMMARISER_DB"),
-        }
-        values.update({k: v for k, v in env_map.items() if v})
-        values.update({k: v for k, v in flags.items() if v is not None})
-        values["home"] = home_path
-        if env.get("SUMMARISER_CACHE_DIR"):
-            values.setdefault("cache_dir", Path(env["SUMMARISER_CACHE_DIR"]).expanduser())
-        for key in ("local_model", "db_path", "cache_dir"):
-            if values.get(key) is not None:
-                values[key] = Path(values[key]).expanduser()
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown setting(s) {', '.join(unknown)} in config.toml: remove them")
+    def load(cls, env: Mapping[str, str] | None = None, defaults: Mapping[str, Any] | None = None, **flags: Any) -> "Settings":
+        """Flags (non-None keyword arguments) > environment > ``config.toml`` > ``defaults`` > built-ins.
+
+        ``defaults`` are a command's own built-in defaults (e.g. one worker for ``summarise``):
+        they sit below the config file, so ``concurrency = 4`` there still applies."""
+        values, _ = resolve(env, defaults, **flags)
         return cls(**values)
+
+
+# Every setting, its environment variable and config-file key (the field name): one table, so
+# flags, env, config and ``summariser config show`` cannot drift apart.
+ENV_VARS: dict[str, str] = {
+    "base_url": "OPENAI_BASE_URL",
+    "api_key": "OPENAI_API_KEY",
+    "model": "SUMMARISER_MODEL",
+    "mode": "SUMMARISER_MODE",
+    "max_attempts": "SUMMARISER_MAX_ATTEMPTS",
+    "strict": "SUMMARISER_STRICT",
+    "prompt": "SUMMARISER_PROMPT",
+    "timeout_s": "SUMMARISER_TIMEOUT",
+    "retry_budget_s": "SUMMARISER_RETRY_BUDGET",
+    "max_transport_retries": "SUMMARISER_MAX_TRANSPORT_RETRIES",
+    "fuzzy_threshold": "SUMMARISER_FUZZY_THRESHOLD",
+    "concurrency": "SUMMARISER_CONCURRENCY",
+    "home": "SUMMARISER_HOME",
+    "cache_dir": "SUMMARISER_CACHE_DIR",
+    "db_path": "SUMMARISER_DB",
+    "local_model": "SUMMARISER_LOCAL_MODEL",
+}
+_PATHS = ("home", "cache_dir", "db_path", "local_model")
+
+
+def config_path(env: Mapping[str, str] | None = None, home: str | Path | None = None) -> Path:
+    env = os.environ if env is None else env
+    home = home or env.get("SUMMARISER_HOME")
+    return (Path(home).expanduser() if home else default_home()) / "config.toml"
+
+
+def resolve(
+    env: Mapping[str, str] | None = None, defaults: Mapping[str, Any] | None = None, **flags: Any
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings values and where each came from ("flag", "env", "config", "default")."""
+    env = os.environ if env is None else env
+    path = config_path(env, flags.get("home"))
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = dict(defaults or {})
+    sources = dict.fromkeys(known, "default")
+    layers = [
+        ("config", _read_config_file(path)),
+        ("env", {k: _coerce(k, env[v]) for k, v in ENV_VARS.items() if env.get(v)}),
+        ("flag", {k: v for k, v in flags.items() if v is not None}),
+    ]
+    for source, layer in layers:
+        unknown = sorted(set(layer) - known)
+        if unknown:
+            where = f"in {path}" if source == "config" else "given"
+            raise ConfigError(f"unknown setting(s) {', '.join(unknown)} {where}: remove them")
+        values.update(layer)
+        sources.update(dict.fromkeys(layer, source))
+    values["home"] = path.parent
+    for key in _PATHS:
+        if values.get(key) is not None:
+            values[key] = Path(values[key]).expanduser()
+    return values, sources
+
+
+def _coerce(key: str, text: str) -> Any:
+    """An environment string as the setting's type (bools accept 1/0, true/false, yes/no, on/off)."""
+    default = next(f.default for f in fields(Settings) if f.name == key)
+    if isinstance(default, bool):
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{ENV_VARS[key]}={text!r} is not a boolean: use 1 or 0")
+    if isinstance(default, (int, float)):
+        try:
+            return type(default)(text)
+        except ValueError:
+            raise ConfigError(f"{ENV_VARS[key]}={text!r} is not a number: fix or unset it") from None
+    return text
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

@@ -110,7 +110,7 @@ class Summariser:
         return self.settings.model_name
 
     def key_for(self, article: Article) -> str:
-        return summary_key(article, self.prompt, self.model)
+        return summary_key(article, self.prompt, self.model, self.settings)
 
     def _session(self, article: Article) -> Session:
         task = ArticleTask(article, fuzzy_threshold=self.settings.fuzzy_threshold)

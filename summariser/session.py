@@ -429,8 +429,31 @@ def _item_json(payload: dict[str, Any], item: str) -> str:
     return json.dumps(node, ensure_ascii=False, separators=(",", ":"))
 
 
-def summary_key(article: Article, prompt: Prompt, model: str) -> str:
-    return cache_key(article_sha256=article.sha256, prompt_sha256=prompt.sha256, model=model, schema_version=SCHEMA_VERSION)
+def summary_key(article: Article, prompt: Prompt, model: str, settings: Any = None) -> str:
+    """The cache key; ``settings`` (a ``Settings``) adds the options that change the result."""
+    options = result_options(settings) if settings is not None else ""
+    return cache_key(
+        article_sha256=article.sha256, prompt_sha256=prompt.sha256, model=model, schema_version=SCHEMA_VERSION, options=options
+    )
+
+
+def result_options(settings: Any) -> str:
+    """The settings that change what a successful run returns, where they differ from the defaults.
+
+    strict drops nothing (it fails instead), json_object asks differently, the fuzzy threshold
+    decides which quotes stay. "auto" counts as json_schema, what it sends first. max_attempts
+    and timeouts only decide whether a run succeeds, not what it returns, so they are left out.
+    """
+    from .config import Settings
+
+    parts = []
+    if settings.mode == "json_object":
+        parts.append("mode=json_object")
+    if settings.strict:
+        parts.append("strict")
+    if settings.fuzzy_threshold != Settings.fuzzy_threshold:
+        parts.append(f"fuzzy={settings.fuzzy_threshold:g}")
+    return ",".join(parts)
 
 
 def build_summary(

@@ -5,6 +5,7 @@ Every way an input can be unusable gets a one-line InputError naming the input a
 
 from __future__ import annotations
 
+import fnmatch
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -13,6 +14,10 @@ from .article import Article
 from .errors import InputError
 
 ARTICLE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+# What a directory contributes unless --glob says otherwise: a news folder's README.md or
+# SOURCES.md is not an article, so Markdown is read only when named or globbed.
+DIRECTORY_SUFFIXES = (".txt", ".html", ".htm")
+DIRECTORY_HELP = "A directory contributes its .txt, .html and .htm files; --glob PATTERN picks others."
 _HTML_SUFFIXES = (".html", ".htm")
 _SNIFF = 8192
 MIN_HTML_WORDS = 25  # less main text than this means the extractor found navigation, not an article
@@ -95,17 +100,34 @@ def read_stdin(stream=None) -> Article:
     return text_to_article(decode_text(stream.read(), "<stdin>"), None)
 
 
-def expand_paths(inputs: Iterable[str | Path]) -> Iterator[Path | str]:
-    """Paths as given, with directories replaced by their article files (sorted). ``-`` is stdin."""
+def directory_files(path: Path, pattern: str | None = None) -> tuple[list[Path], list[Path]]:
+    """(article files, skipped files) of a directory, sorted: ``pattern`` (a glob on the file
+    name, e.g. ``*.md``) if given, else ``DIRECTORY_SUFFIXES``."""
+    files = sorted(p for p in path.iterdir() if p.is_file())
+    if pattern:
+        keep = [p for p in files if fnmatch.fnmatch(p.name, pattern)]
+    else:
+        keep = [p for p in files if p.suffix.lower() in DIRECTORY_SUFFIXES]
+    return keep, [p for p in files if p not in keep]
+
+
+def expand_paths(
+    inputs: Iterable[str | Path], *, pattern: str | None = None, skipped: list[Path] | None = None
+) -> Iterator[Path | str]:
+    """Paths as given, with directories replaced by their article files (sorted). ``-`` is stdin.
+
+    Files a directory holds but does not contribute are added to ``skipped`` when it is given."""
     for item in inputs:
         if str(item) == "-":
             yield "-"
             continue
         path = Path(item)
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
+            files, rest = directory_files(path, pattern)
+            if skipped is not None:
+                skipped.extend(rest)
             if not files:
-                raise InputError(f"{path}: no {', '.join(ARTICLE_SUFFIXES)} files in this directory")
+                raise InputError(f"{path}: no {pattern or ', '.join(DIRECTORY_SUFFIXES)} files in this directory")
             yield from files
         else:
             yield path

@@ -108,7 +108,8 @@ def test_files_directories_and_globs_with_failures_and_dedupe(tmp_path):
     (inbox / "sub" / "three.txt").write_text("One\n\nThe port of Sines expanded on Monday.")  # same text as one
     (inbox / "empty.txt").write_text("   ")
     c = collect_articles([str(inbox), str(inbox / "**" / "*.txt"), str(tmp_path / "missing.txt"), str(tmp_path / "*.nothing")])
-    assert [Path(a.source).name for a in c.articles] == ["one.txt", "two.md"]
+    assert [Path(a.source).name for a in c.articles] == ["one.txt"]  # a directory's .md is not an article
+    assert [p.name for p in c.skipped] == ["two.md"]
     assert {Path(a.source).name for a, _ in c.duplicates} == {"one.txt", "three.txt"}
     reasons = {Path(f.source).name: f.reason for f in c.failures}
     assert "empty" in reasons["empty.txt"] and "no such file" in reasons["missing.txt"]
@@ -141,3 +142,14 @@ def test_collector_reuses_one_client(web):
         b = collector.read_url(f"{web}/a2.html")
         assert collector.client is client
     assert a[0].title == "Council votes" and b[0].title == "Bridge reopens"
+
+
+def test_a_directory_contributes_txt_and_html_unless_a_glob_says_otherwise(tmp_path):
+    (tmp_path / "story.txt").write_text("Story\n\nThe port of Sines expanded on Monday.")
+    (tmp_path / "SOURCES.md").write_text("# Sources\n\nWhere these articles came from.")
+    c = collect_articles([str(tmp_path)])
+    assert [Path(a.source).name for a in c.articles] == ["story.txt"]
+    assert [p.name for p in c.skipped] == ["SOURCES.md"]
+    c = collect_articles([str(tmp_path)], pattern="*.md")
+    assert [Path(a.source).name for a in c.articles] == ["SOURCES.md"]
+    assert [p.name for p in c.skipped] == ["story.txt"]

@@ -24,7 +24,7 @@ app = typer.Typer(
     "With no endpoint configured it serves an embedded local model: no API key needed.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -42,6 +42,7 @@ def _register() -> None:
     _optional_group("runs")
     _optional_group("model")
     _optional_group("batch")
+    _optional_group("config")
 
 
 def _optional(module: str, function: str) -> None:
@@ -71,6 +72,23 @@ def _optional_group(module: str) -> None:
 _register()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"summariser {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", callback=_version, is_eager=True),
+) -> None:
+    """Turn news articles into grounded, schema-checked structured summaries with an LLM.
+
+    With no endpoint configured it serves an embedded local model: no API key needed."""
+
+
 def _unwrap_help(command) -> None:
     """Join the hard-wrapped lines of docstring paragraphs (typer 0.29 shows them as written, so
     ``--help`` broke lines mid-sentence); indented paragraphs (examples) are kept as they are."""
@@ -81,8 +99,24 @@ def _unwrap_help(command) -> None:
         command.help = "\n\n".join(
             p if any(line.startswith(" ") for line in p.splitlines()) else " ".join(p.split("\n")) for p in paragraphs
         )
+    for param in command.params:
+        # typer 0.29 labels on/off flags "<bool>" as if they took a value: `--strict true` then
+        # reads "true" as an article path. An empty metavar shows them as the flags they are.
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    command.get_help_option = _flag_help_option(command.get_help_option)  # -h/--help is made per context
     for sub in getattr(command, "commands", {}).values():
         _unwrap_help(sub)
+
+
+def _flag_help_option(make):
+    def get_help_option(ctx):
+        option = make(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    return get_help_option
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .. import batch as batch_lib
 from ..config import Settings
+from ..sources import DIRECTORY_HELP
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json
 
 app = typer.Typer(
@@ -23,7 +24,7 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as one JSON object on stdout.")]
-ModeOpt = Annotated[str, typer.Option("--mode", help="json_schema (default) or json_object (schema in the prompt, for servers without json_schema).")]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="json_schema (default) or json_object (schema in the prompt, for servers without json_schema).", show_default=False)]
 
 
 @contextlib.contextmanager
@@ -97,14 +98,15 @@ def _render_import(report: batch_lib.ImportReport) -> None:
 
 @app.command("prepare")
 def prepare_command(
-    sources: Annotated[list[str], typer.Argument(help="Article files, directories of them, or - for stdin.", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help=f"Article files, directories of them, or - for stdin. {DIRECTORY_HELP}", show_default=False)],
+    glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Request file to write; split into NAME-001.jsonl... past 50,000 lines or 200 MB.")] = Path("requests.jsonl"),
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    mode: ModeOpt = "json_schema",
-    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=10, help="Replies per article before it fails for good (repairs included).")] = 3,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail an article when any quote stays ungrounded.")] = False,
+    mode: ModeOpt = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies per article before it fails for good (repairs included). Default: 3.", show_default=False)] = None,
+    strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded. Default: --no-strict.", show_default=False)] = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -119,11 +121,11 @@ def prepare_command(
 
       summariser batch prepare news/*.txt -o batch.jsonl --model Qwen/Qwen2.5-7B-Instruct
     """
-    settings = load_settings(prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts, strict=strict, db_path=db)
+    settings = load_settings(prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts, strict=strict, db_path=db, defaults={"mode": "json_schema"})
     errors: list[str] = []
     with _store(settings) as store, _progress("Preparing", None) as progress:
         report = batch_lib.prepare_batch(
-            batch_lib.load_articles(sources, errors), out, store=store, settings=settings,
+            batch_lib.load_articles(sources, errors, pattern=glob), out, store=store, settings=settings,
             on_progress=lambda r: _advance(progress, r.articles),
         )
     report.input_errors = errors
@@ -298,11 +300,11 @@ def run_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Results file to write (OpenAI batch output format).")] = Path("results.jsonl"),
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, max=256, help="Requests in flight at once.")] = 8,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=256, help="Requests in flight at once. Default: 8.", show_default=False)] = None,
     rpm: Annotated[float | None, typer.Option("--rpm", min=1, help="Requests per minute at most.", show_default=False)] = None,
     tpm: Annotated[float | None, typer.Option("--tpm", min=1, help="Tokens per minute at most (prompt estimate + max_tokens).", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one reply.")] = 300.0,
-    retry_budget: Annotated[float, typer.Option("--retry-budget", min=0, help="Seconds one request may spend retrying 429/5xx.")] = 600.0,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 300.", show_default=False)] = None,
+    retry_budget: Annotated[float | None, typer.Option("--retry-budget", min=0, help="Seconds one request may spend retrying 429/5xx. Default: 600.", show_default=False)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Keep --out and skip requests it already answered.")] = False,
     then_import: Annotated[bool, typer.Option("--import", help="Import the results when done (writes RESULTS.repair.jsonl).")] = False,
     db: DbOpt = None,
@@ -320,7 +322,8 @@ def run_command(
 
       summariser batch run requests.jsonl --base-url http://gpu-box:8000/v1 -j 64 -o results.jsonl
     """
-    settings = load_settings(base_url=base_url, model=model, timeout_s=timeout, retry_budget_s=retry_budget, max_transport_retries=50, db_path=db, local_model=local_model, concurrency=concurrency)
+    settings = load_settings(base_url=base_url, model=model, timeout_s=timeout, retry_budget_s=retry_budget, max_transport_retries=50, db_path=db, local_model=local_model, concurrency=concurrency,
+                             defaults={"concurrency": 8, "timeout_s": 300.0, "retry_budget_s": 600.0})
     total = batch_lib.count_lines(file) if file.is_file() else None
     with _progress("Running", total) as progress:
         report = batch_lib.run_batch_file(file, out, settings=settings, rpm=rpm, tpm=tpm, resume=resume,

@@ -12,28 +12,30 @@ from rich.table import Table
 from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
 from ..render import format_for, write_briefing
 from ..timeutil import parse_since
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings
+from ..sources import DIRECTORY_HELP
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, pipe_console
 from .summarise import Mode
 
 
 def briefing_command(
-    sources: Annotated[list[str], typer.Argument(help="Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs.", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help=f"Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs. {DIRECTORY_HELP}", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the briefing; the suffix picks the format: .md, .html or .json.", show_default=False)],
+    glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     since: Annotated[str | None, typer.Option("--since", help="Only articles dated (else first seen) from then on: 24h, 7d, 2w or a date like 2026-11-01.", show_default=False)] = None,
     title: Annotated[str | None, typer.Option("--title", help="The briefing's title. Default: 'Briefing YYYY-MM-DD'.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be summarised and what is cached; call no model, write nothing.")] = False,
     wait: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait when another run is writing the same --out, then give up.")] = 0.0,
     context_budget: Annotated[int, typer.Option("--context-budget", min=256, help="Model context in tokens; summaries that do not fit are briefed in stages (map-reduce).")] = DEFAULT_CONTEXT_BUDGET,
-    briefing_prompt: Annotated[str, typer.Option("--briefing-prompt", help="Briefing prompt template NAME[@VERSION].")] = "briefing",
+    briefing_prompt: Annotated[str, typer.Option("--briefing-prompt", help="Briefing prompt template NAME\\[@VERSION].")] = "briefing",
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="Structured output: json_schema, json_object or auto.")] = Mode.auto,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=10, help="Replies to try per article and per briefing call.")] = 3,
+    mode: Annotated[Mode | None, typer.Option("--mode", help="Structured output: json_schema, json_object or auto. Default: auto.", show_default=False)] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies to try per article and per briefing call. Default: 3.", show_default=False)] = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached summaries and briefing calls; call the model again.")] = False,
     db: DbOpt = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply.")] = 120.0,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
     fetch_timeout: Annotated[float, typer.Option("--fetch-timeout", min=1, help="Seconds to wait for one URL or feed.")] = 20.0,
     local_model: LocalModelOpt = None,
 ) -> None:
@@ -53,19 +55,18 @@ def briefing_command(
     """
     fmt = format_for(out)
     since_at = parse_since(since) if since else None
-    settings = load_settings(
-        prompt=prompt, model=model, base_url=base_url, mode=mode.value, max_attempts=max_attempts,
+    flags = dict(
+        prompt=prompt, model=model, base_url=base_url, mode=mode.value if mode else None, max_attempts=max_attempts,
         db_path=db, concurrency=concurrency, timeout_s=timeout, local_model=local_model,
     )
-    if concurrency is None and settings.uses_local_model:
-        settings = load_settings(
-            prompt=prompt, model=model, base_url=base_url, mode=mode.value, max_attempts=max_attempts,
-            db_path=db, concurrency=1, timeout_s=timeout, local_model=local_model,
-        )
+    settings = load_settings(**flags)
+    if settings.uses_local_model:  # one worker suits the embedded model, unless said otherwise anywhere
+        settings = load_settings(**flags, defaults={"concurrency": 1})
     from ..store import Store
 
     with Store(settings.store_path) as store, BriefingBuilder(
-        settings, store=store, prompt=briefing_prompt, context_budget=context_budget, fetch_timeout_s=fetch_timeout
+        settings, store=store, prompt=briefing_prompt, context_budget=context_budget, fetch_timeout_s=fetch_timeout,
+        pattern=glob,
     ) as builder:
         if dry_run:
             _print_plan(builder.plan(sources, since=since_at, refresh=refresh), out)
@@ -115,6 +116,7 @@ class _progress:
 
 
 def _print_plan(plan: BriefingPlan, out: Path) -> None:
+    console = pipe_console()  # piped into a file or grep: one row per line, paths whole
     table = Table(title=f"Dry run for {out}: nothing is summarised or written", title_justify="left")
     table.add_column("status")
     table.add_column("article", overflow="fold")
@@ -128,10 +130,12 @@ def _print_plan(plan: BriefingPlan, out: Path) -> None:
         table.add_row("too old", escape(article.label), article.sha256[:12])
     for failure in c.failures:
         table.add_row("[red]failed[/]", escape(f"{failure.source}: {failure.reason}"), "")
+    for path in c.skipped:
+        table.add_row("[dim]skipped[/]", escape(f"{path} (not an article file; --glob to include)"), "")
     console.print(table)
     console.print(
         f"{len(plan.articles)} article(s): {plan.to_summarise} to summarise, {len(plan.articles) - plan.to_summarise} cached; "
-        f"{len(c.duplicates)} duplicate(s), {len(c.too_old)} too old, {len(c.failures)} unreadable."
+        f"{len(c.duplicates)} duplicate(s), {len(c.too_old)} too old, {len(c.failures)} unreadable, {len(c.skipped)} skipped."
     )
 
 

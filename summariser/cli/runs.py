@@ -17,7 +17,7 @@ from ..config import Settings
 from ..errors import StoreError
 from ..store import RUN_STATUSES, RunDetail, RunRow, Store
 from ..timeutil import parse_since
-from ._common import DbOpt
+from ._common import DbOpt, pipe_console
 
 app = typer.Typer(
     help="Inspect recorded runs: every article summarised, its prompt, model, cost and attempts.",
@@ -34,6 +34,7 @@ class OutputFormat(str, Enum):
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="table for people, json for scripts.")
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 
 _STATUS_STYLE = {"ok": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
 
@@ -61,6 +62,7 @@ def list_command(
     ] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many runs, newest first (0 = all).")] = 50,
     format: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
     db: DbOpt = None,
 ) -> None:
     """List recorded runs, newest first.
@@ -73,10 +75,10 @@ def list_command(
     since_at = parse_since(since) if since else None
     with open_existing_store(db) as store:
         rows = store.list_runs(since=since_at, prompt=prompt, model=model, status=status, limit=limit)
-    if format is OutputFormat.json:
+    if as_json or format is OutputFormat.json:
         typer.echo(json.dumps([row.to_dict() for row in rows], indent=2, ensure_ascii=False))
         return
-    console = Console(highlight=False)
+    console = pipe_console()
     if not rows:
         console.print("No runs match. Try a wider --since or fewer filters.")
         return
@@ -113,6 +115,7 @@ def show_command(
     run_id: Annotated[int, typer.Argument(metavar="ID", help="Run id, as shown by `summariser runs list`.")],
     full: Annotated[bool, typer.Option("--full", help="Also print every message sent and each reply in full.")] = False,
     format: FormatOption = OutputFormat.table,
+    as_json: JsonOption = False,
     db: DbOpt = None,
 ) -> None:
     """Show one run: its summary and every attempt with the problems that caused a retry.
@@ -124,10 +127,10 @@ def show_command(
     """
     with open_existing_store(db) as store:
         detail = store.get_run(run_id)
-    if format is OutputFormat.json:
+    if as_json or format is OutputFormat.json:
         typer.echo(json.dumps(detail.to_dict(), indent=2, ensure_ascii=False))
         return
-    _print_detail(Console(highlight=False), detail, full=full)
+    _print_detail(pipe_console(), detail, full=full)
 
 
 def _print_detail(console: Console, detail: RunDetail, *, full: bool) -> None:

@@ -17,7 +17,7 @@ from rich.markup import escape
 from ..errors import AuthError, InputError
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
-from ..sources import expand_paths, load_input
+from ..sources import DIRECTORY_HELP, expand_paths, load_input
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json, stdout_is_terminal
 from .display import render_summary
 
@@ -45,20 +45,21 @@ def _out_name(outcome: Outcome, used: set[str]) -> str:
 
 
 def summarise_command(
-    articles: Annotated[list[str], typer.Argument(help="Article files (.txt, .md, .html), directories of them, or - for stdin.", show_default=False)],
+    articles: Annotated[list[str], typer.Argument(help=f"Article files (.txt, .md, .html), directories of them, or - for stdin. {DIRECTORY_HELP}", show_default=False)],
+    glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file per article into this directory.", show_default=False)] = None,
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="Structured output: json_schema (strict, grammar-enforced), json_object (schema in the prompt), or auto (json_schema, falling back to json_object if the server rejects it).")] = Mode.auto,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=10, help="Replies to try before giving up; failures are fed back to the model.")] = 3,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail an article when any quote stays ungrounded, instead of keeping those items out.")] = False,
+    mode: Annotated[Mode | None, typer.Option("--mode", help="Structured output: json_schema (strict, grammar-enforced), json_object (schema in the prompt), or auto (json_schema, falling back to json_object if the server rejects it). Default: auto.", show_default=False)] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies to try before giving up; failures are fed back to the model. Default: 3.", show_default=False)] = None,
+    strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded, instead of keeping those items out. Default: --no-strict.", show_default=False)] = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached results and call the model again.")] = False,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not read or write the run store (no cache, no history).")] = False,
     db: DbOpt = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model).")] = 1,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for one reply.")] = 120.0,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model). Default: 1.", show_default=False)] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
     local_model: LocalModelOpt = None,
 ) -> None:
     """Summarise articles into grounded, schema-checked JSON.
@@ -80,13 +81,14 @@ def summarise_command(
         prompt=prompt,
         model=model,
         base_url=base_url,
-        mode=mode.value,
+        mode=mode.value if mode else None,
         max_attempts=max_attempts,
         strict=strict,
         db_path=db,
         concurrency=concurrency,
         timeout_s=timeout,
         local_model=local_model,
+        defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
     as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
     if out is not None:
@@ -95,7 +97,7 @@ def summarise_command(
         out.mkdir(parents=True, exist_ok=True)
 
     loaded, failures = [], 0
-    for item in expand_paths(articles):
+    for item in expand_paths(articles, pattern=glob):
         try:
             loaded.append(load_input(item))
         except InputError as exc:
@@ -108,6 +110,7 @@ def summarise_command(
 
         store = Store(settings.store_path)
     used: set[str] = set()
+    succeeded = 0
     try:
         with Summariser(settings, store=store) as summariser:
             for outcome in _run_all(summariser, loaded, refresh=refresh, progress=not as_json and len(loaded) > 1):
@@ -118,6 +121,7 @@ def summarise_command(
                     _report_failure(outcome)
                     continue
                 assert outcome.summary is not None
+                succeeded += 1
                 payload = outcome.summary.model_dump(mode="json")
                 if out is not None:
                     atomic_write_text(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
@@ -131,7 +135,7 @@ def summarise_command(
     if out is not None and not as_json:
         err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''} to {out}/")
     if failures:
-        err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if loaded else "."))
+        err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if succeeded else "."))
         raise typer.Exit(1)
 
 
