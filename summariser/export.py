@@ -17,11 +17,12 @@ Tables (``--table``; for json/jsonl anything but ``summaries`` gives the same ro
                    run_id, source_path, sha256, headline, summary, prompt, prompt_version,
                    model, created_at, attempts, total_tokens, grounding_rate
     facts          one row per key fact:
-                   run_id, source_path, sha256, item, statement, quote
+                   run_id, source_path, sha256, item, statement, quote, quote_start, quote_end
     participants   one row per participant:
                    run_id, source_path, sha256, item, name, kind, role, aliases
     stances        one row per stance:
-                   run_id, source_path, sha256, item, holder, target, position, quote
+                   run_id, source_path, sha256, item, holder, target, position, quote,
+                   quote_start, quote_end
 
 Columns
     run_id          the run that produced the summary (``summariser runs show RUN_ID``)
@@ -33,6 +34,8 @@ Columns
     total_tokens    tokens summed over every attempt
     grounding_rate  share of the last reply's quotes found in the article (0-1)
     item            1-based position of the item within its summary
+    quote_start     where the quote is in the article text: text[quote_start:quote_end]
+                    (character offsets; empty for summaries made before schema 1.1)
     aliases         other names for the participant, joined with "; " (a list in json/jsonl)
     other columns   the ArticleSummary fields of the same name (see the JSON Schema)
 """
@@ -75,9 +78,9 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "total_tokens",
         "grounding_rate",
     ),
-    "facts": (*_SOURCE_COLUMNS, "item", "statement", "quote"),
+    "facts": (*_SOURCE_COLUMNS, "item", "statement", "quote", "quote_start", "quote_end"),
     "participants": (*_SOURCE_COLUMNS, "item", "name", "kind", "role", "aliases"),
-    "stances": (*_SOURCE_COLUMNS, "item", "holder", "target", "position", "quote"),
+    "stances": (*_SOURCE_COLUMNS, "item", "holder", "target", "position", "quote", "quote_start", "quote_end"),
 }
 TABLES: tuple[str, ...] = tuple(TABLE_COLUMNS)
 _ITEM_FIELDS = {"facts": "key_facts", "participants": "participants", "stances": "stances"}
@@ -130,7 +133,11 @@ def table_rows(table: str, run_id: int, record: dict[str, Any]) -> Iterator[dict
         }
         return
     for number, item in enumerate(record[_ITEM_FIELDS[table]], start=1):
-        yield {**base, "item": number, **item}
+        row = {**base, "item": number, **item}
+        if table != "participants":  # summaries stored before schema 1.1 have no offsets
+            row.setdefault("quote_start", None)
+            row.setdefault("quote_end", None)
+        yield row
 
 
 def export_results(

@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from .schema import QuoteCheck, QuoteMatch, SummaryDraft
+from .schema import LocatedKeyFact, LocatedStance, QuoteCheck, QuoteMatch, SummaryDraft
 
 _QUOTE_MARKS_SOURCE = {  # typographic marks a faithful copy may write plainly
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
@@ -48,6 +48,46 @@ def normalise(text: str) -> str:
     if _FOLDABLE.search(text):  # most text has none: skip the substitution pass
         text = _FOLDABLE.sub(_fold_mark, text)
     return " ".join(text.casefold().split())
+
+
+def _clusters(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each base character with the combining marks after it: NFKC composes
+    within such a run, so normalising run by run gives the whole text's NFKC (checked anyway)."""
+    start = 0
+    for i in range(1, len(text)):
+        if not unicodedata.combining(text[i]):
+            yield start, i
+            start = i
+    if text:
+        yield start, len(text)
+
+
+def normalise_with_map(text: str) -> tuple[str, list[int], list[int]] | None:
+    """``normalise(text)`` and, for each of its characters, the start and end of the original
+    characters it came from: a match in the normalised text maps back to a span of ``text``.
+
+    None in the rare case run-by-run folding differs from ``normalise`` (e.g. conjoining Hangul
+    jamo), so a span is never reported that does not correspond to the match."""
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for begin, end in _clusters(text):
+        piece = unicodedata.normalize("NFKC", text[begin:end])
+        for ch in piece:
+            for c in _QUOTE_MARKS_SOURCE.get(ch, ch).casefold():
+                if c.isspace():
+                    if not out or out[-1] == " ":
+                        continue  # leading or repeated whitespace collapses, as in normalise
+                    c = " "
+                out.append(c)
+                starts.append(begin)
+                ends.append(end)
+    if out and out[-1] == " ":
+        out.pop(), starts.pop(), ends.pop()
+    folded_text = "".join(out)
+    if folded_text != normalise(text):
+        return None
+    return folded_text, starts, ends
 
 
 _NAME_WORD = r"(?:[A-Z][a-z]+(?:[-'’][A-Za-z]+)*|[A-Z]{2,}[0-9]*|(?:[A-Z]\.){2,})"
@@ -220,6 +260,16 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where a quote was found: how it matched and the span of the original article text."""
+
+    match: QuoteMatch
+    score: float
+    start: int | None  # article.text[start:end] is the matched text; None when it cannot be mapped back
+    end: int | None
+
+
 @dataclass
 class GroundingResult:
     verified: list[QuoteCheck] = field(default_factory=list)
@@ -240,19 +290,40 @@ class ArticleText:
         self.fuzzy_threshold = fuzzy_threshold
 
     def find_quote(self, quote: str) -> tuple[QuoteMatch, float] | None:
-        if quote and quote in self.text:
-            return "exact", 100.0
+        found = self.locate(quote)
+        return None if found is None else (found.match, found.score)
+
+    @functools.cached_property
+    def _position_map(self) -> tuple[list[int], list[int]] | None:
+        # Built only when a quote matched after normalising (an exact match needs no map), once.
+        mapped = normalise_with_map(self.text)
+        return None if mapped is None else (mapped[1], mapped[2])
+
+    def _original_span(self, start: int, end: int) -> tuple[int | None, int | None]:
+        """The span of the original text that normalised positions [start, end) came from."""
+        position = self._position_map
+        if position is None or not 0 <= start < end <= len(position[0]):
+            return None, None
+        return position[0][start], position[1][end - 1]
+
+    def locate(self, quote: str) -> Location | None:
+        """How ``quote`` occurs in the article and where (first occurrence), or None."""
+        if quote:
+            at = self.text.find(quote)
+            if at >= 0:
+                return Location("exact", 100.0, at, at + len(quote))
         needle = normalise(quote).strip(_EDGE)
         if not needle:
             return None
-        if needle in self.normalised:
-            return "normalised", 100.0
+        at = self.normalised.find(needle)
+        if at >= 0:
+            return Location("normalised", 100.0, *self._original_span(at, at + len(needle)))
         if len(needle) >= MIN_QUOTE_CHARS:
             from rapidfuzz import fuzz
 
-            score = fuzz.partial_ratio(needle, self.normalised, score_cutoff=self.fuzzy_threshold)
-            if score:
-                return "fuzzy", round(score, 1)
+            aligned = fuzz.partial_ratio_alignment(needle, self.normalised, score_cutoff=self.fuzzy_threshold)
+            if aligned is not None and aligned.score:
+                return Location("fuzzy", round(aligned.score, 1), *self._original_span(aligned.dest_start, aligned.dest_end))
         return None
 
     def has_name(self, name: str) -> bool:
@@ -277,15 +348,18 @@ def check_draft(draft: SummaryDraft, article: ArticleText) -> GroundingResult:
         if len(quote.strip(_EDGE)) < MIN_QUOTE_CHARS:
             result.problems.append(Problem(path, f"quote {quote!r} is too short: copy a whole phrase from the article", item))
             return False
-        found = article.find_quote(quote)
+        found = article.locate(quote)
         if found is None:
             result.problems.append(
                 Problem(path, f"quote not found in the article: {quote!r}; copy the words exactly", item)
             )
             return False
-        match, score = found
         # Built from values this function produced itself: nothing for pydantic to check.
-        result.verified.append(QuoteCheck.model_construct(path=path, quote=quote, match=match, score=score))
+        result.verified.append(
+            QuoteCheck.model_construct(
+                path=path, quote=quote, match=found.match, score=found.score, start=found.start, end=found.end
+            )
+        )
         return True
 
     for i, fact in enumerate(draft.key_facts):
@@ -331,3 +405,21 @@ def drop_items(draft: SummaryDraft, items: set[str]) -> SummaryDraft:
     names = {normalise(n) for p in data["participants"] for n in [p["name"], *p["aliases"]]}
     data["stances"] = [s for s in data["stances"] if normalise(s["holder"]) in names]
     return SummaryDraft.model_validate(data)
+
+
+def located_items(draft: SummaryDraft, verified: list[QuoteCheck]) -> tuple[list[LocatedKeyFact], list[LocatedStance]]:
+    """The draft's key facts and stances with each quote's place in the article, from the checks.
+
+    Looked up by quote text, not path: paths name the reply's items before any were dropped."""
+    where = {}
+    for check in verified:
+        where.setdefault(check.quote, (check.start, check.end))
+
+    def spot(quote: str) -> dict[str, int | None]:
+        start, end = where.get(quote, (None, None))
+        return {"quote_start": start, "quote_end": end}
+
+    # Built from validated items plus offsets this module computed: nothing for pydantic to check.
+    facts = [LocatedKeyFact.model_construct(**dict(fact), **spot(fact.quote)) for fact in draft.key_facts]
+    stances = [LocatedStance.model_construct(**dict(stance), **spot(stance.quote)) for stance in draft.stances]
+    return facts, stances

@@ -20,9 +20,9 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 ARTICLE_SUMMARY_ID = f"urn:summariser:schema:article-summary:{SCHEMA_VERSION}"
 
 ParticipantKind = Literal["person", "organisation", "country", "place", "group", "other"]
@@ -100,6 +100,46 @@ class Stance(_Strict):
     position: StancePosition = Field(description="supports, opposes, neutral, or mixed.")
 
 
+# Where a quote sits in the article: filled in by summariser after grounding, never asked of the
+# model (the draft models above are the wire format and carry no offsets).
+def _offset(description: str) -> Any:
+    return Field(None, ge=0, description=description)
+
+
+_QUOTE_START = (
+    "Character offset where the quote's matched article text begins: article[quote_start:quote_end] "
+    "is that text (for a normalised or fuzzy match, the original text that matched); null when unknown."
+)
+_QUOTE_END = "Character offset just past the quote's matched article text; null when unknown."
+
+
+class _Located(_Strict):
+    # Optional in the published schema too: a 1.0 document (no offsets) still validates.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=False)
+
+
+class LocatedKeyFact(KeyFact, _Located):
+    """A key fact with where its quote is in the article text as summarised (sha256 in provenance.source)."""
+
+    quote_start: int | None = _offset(_QUOTE_START)
+    quote_end: int | None = _offset(_QUOTE_END)
+
+
+class LocatedStance(Stance, _Located):
+    """A stance with where its quote is in the article text as summarised (sha256 in provenance.source)."""
+
+    quote_start: int | None = _offset(_QUOTE_START)
+    quote_end: int | None = _offset(_QUOTE_END)
+
+
+def _key_facts(item: Any) -> Any:
+    return _capped_list(item, 6, "The most important facts, each with a supporting quote.", min_items=3)
+
+
+def _stances(item: Any) -> Any:
+    return _capped_list(item, 5, "Positions participants take, each with a supporting quote; may be empty.")
+
+
 class SummaryDraft(_Strict):
     """A structured summary of one news article, as the model writes it."""
 
@@ -114,14 +154,14 @@ class SummaryDraft(_Strict):
             json_schema_extra={"maxLength": 450, "pattern": '^[^"]*[.!?]$'},
         ),
     ]
-    key_facts: _capped_list(KeyFact, 6, "The most important facts, each with a supporting quote.", min_items=3)
+    key_facts: _key_facts(KeyFact)
     participants: _capped_list(
         Participant,
         10,
         "People, organisations, countries and groups that take part in the story.",
         min_items=1,
     )
-    stances: _capped_list(Stance, 5, "Positions participants take, each with a supporting quote; may be empty.")
+    stances: _stances(Stance)
 
     @model_validator(mode="after")
     def _drop_repeats(self) -> "SummaryDraft":
@@ -196,7 +236,7 @@ class Provenance(_Strict):
     created_at: datetime = Field(description="When the summary was produced (UTC, ISO 8601).")
 
 
-class QuoteCheck(_Strict):
+class QuoteCheck(_Located):
     """A quote that was found in the article."""
 
     path: str = Field(description="Where the quote sits in the summary, e.g. 'key_facts[0].quote'.")
@@ -206,6 +246,8 @@ class QuoteCheck(_Strict):
         "dashes; fuzzy: a near-exact match (score >= the fuzzy threshold)."
     )
     score: float = Field(description="Similarity to the best matching article span, 0-100.")
+    start: int | None = _offset("Character offset where the matched article text begins (article[start:end]); null when unknown.")
+    end: int | None = _offset("Character offset just past the matched article text; null when unknown.")
 
 
 class DroppedItem(_Strict):
@@ -247,8 +289,20 @@ class ArticleSummary(SummaryDraft):
         json_schema_extra={"$id": ARTICLE_SUMMARY_ID},
     )
 
+    # The same lists as the draft's, with each quote's place in the article added after grounding.
+    key_facts: _key_facts(LocatedKeyFact)
+    stances: _stances(LocatedStance)
     provenance: Provenance = Field(description="How this summary was produced.")
     grounding: Grounding = Field(description="What was verified against the article.")
+
+    @field_validator("key_facts", "stances", mode="before")
+    @classmethod
+    def _accept_drafted_items(cls, values: Any) -> Any:
+        # Code written for 1.0 builds a summary from plain KeyFact/Stance items: they are taken
+        # as located items whose place is unknown, not refused.
+        if not isinstance(values, list):
+            return values
+        return [v.model_dump() if isinstance(v, (KeyFact, Stance)) else v for v in values]
 
 
 def _strip_titles(node: Any) -> Any:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from .article import Article, cache_key
 from .errors import RefusalError, SummaryFailed, TruncationError
-from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, quotable_spans
+from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, located_items, quotable_spans
 from .prompts import Prompt
 from .schema import (
     SCHEMA_VERSION,
@@ -490,4 +490,5 @@ def build_summary(
     # The draft's fields are already validated (ArticleSummary adds no validator to them), so
     # they are reused as they are instead of being dumped and validated a second time.
     fields = {name: getattr(session.draft, name) for name in SummaryDraft.model_fields}
+    fields["key_facts"], fields["stances"] = located_items(session.draft, session.grounding.verified)
     return ArticleSummary.model_construct(**fields, provenance=provenance, grounding=grounding)
