@@ -27,6 +27,7 @@ from tenacity import (
 
 from .config import Settings
 from .retry import is_retryable_status, retry_after_s
+from .redaction import redact, remember_key
 from .retrying import released
 from .errors import AuthError, BadRequestError, ContextLengthError, LLMError, ResponseFormatUnsupported, TransportError
 from .session import Reply
@@ -54,7 +55,8 @@ def translate_error(exc: Exception, settings: Settings) -> Exception:
         return Transient(f"cannot connect to {where}")
     if not isinstance(exc, openai.APIStatusError):
         return exc
-    status, message = exc.status_code, _short(exc)
+    # A server may echo the key back in its error body: redacted before it reaches any message.
+    status, message = exc.status_code, redact(_short(exc), (settings.api_key,))
     code = (getattr(exc, "code", None) or "").lower()
     if status == 429 and code == "insufficient_quota":
         return AuthError(f"{where} says the account has no quota left (429 insufficient_quota): check billing or use another key")
@@ -135,6 +137,7 @@ class ChatClient:
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # server-specific request rewrite
 
     def __post_init__(self) -> None:
+        remember_key(self.settings.api_key)
         self._sync: openai.OpenAI | None = None
         self._async: openai.AsyncOpenAI | None = None
         self._retry = self._retry_kwargs()  # tenacity's strategies are stateless: built once

@@ -11,9 +11,18 @@ import typer
 from rich.console import Console
 
 from ..config import Settings
+from ..redaction import redact
+
+
+class RedactingConsole(Console):
+    """A console that redacts keys from every string it prints (errors quote what servers said)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().print(*(redact(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+err_console = RedactingConsole(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
 
 BaseUrlOpt = Annotated[
     str | None,
