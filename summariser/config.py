@@ -115,6 +115,9 @@ class Settings:
         ``defaults`` are a command's own built-in defaults (e.g. one worker for ``summarise``):
         they sit below the config file, so ``concurrency = 4`` there still applies."""
         values, _ = resolve(env, defaults, **flags)
+        from .redaction import remember_key
+
+        remember_key(values.get("api_key"))  # whatever echoes it back is redacted before printing or storing
         return cls(**values)
 
 
