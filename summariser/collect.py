@@ -5,13 +5,15 @@ the input and why, and the briefing lists it. Articles are deduplicated by URL a
 and ``filter_since`` keeps those published (or, when no date is known, first seen by the run
 store) at or after a moment.
 
-Reading single files goes through ``sources.py``; this module adds feeds, URLs and globs.
+Reading single files goes through ``sources.py``; this module adds feeds, URLs, globs and stdin
+(``-``). Every command that reads articles (``summarise``, ``briefing``, ``batch prepare``) reads
+them here, so a URL, a feed or a directory means the same thing to each.
 """
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -21,7 +23,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from .article import Article
 from .errors import InputError
-from .sources import decode_text, expand_paths, html_to_article, looks_like_html, read_article, text_to_article
+from .sources import decode_text, expand_paths, html_to_article, looks_like_html, read_article, read_stdin, text_to_article
 
 if TYPE_CHECKING:
     import httpx
@@ -180,7 +182,7 @@ class Collector:
 
     # -- everything ------------------------------------------------------------------------
     def _expand(self, source: str) -> list[str | Path] | CollectFailure:
-        if is_url(source):
+        if is_url(source) or source == "-":
             return [source]
         if _GLOB_CHARS & set(source) and not Path(source).exists():
             matches = sorted(glob.glob(source, recursive=True))
@@ -190,11 +192,13 @@ class Collector:
         try:
             return list(expand_paths([source], pattern=self.pattern, skipped=self._skipped))
         except InputError as exc:
-            return CollectFailure(source, str(exc))
+            return CollectFailure(source, str(exc).removeprefix(f"{source}: "))
 
     def read_source(self, item: str | Path) -> list[Article]:
         if isinstance(item, str) and is_url(item):
             return self.read_url(item)
+        if str(item) == "-":
+            return [read_stdin()]
         path = Path(item)
         if path.suffix.lower() in FEED_SUFFIXES or (path.is_file() and _sniff_feed(path)):
             data = path.read_bytes() if path.is_file() else b""
@@ -202,6 +206,25 @@ class Collector:
                 raise InputError(f"{path}: no such file: check the path")
             return self.read_feed(decode_text(data, str(path)), str(path))
         return [read_article(path)]
+
+    def iter_articles(self, sources: Iterable[str | Path], failures: list[CollectFailure]) -> Iterator[Article]:
+        """Articles one at a time, in input order, without deduplication: for inputs too many
+        to hold in memory at once (``batch prepare``). Unreadable inputs go to ``failures``."""
+        for source in sources:
+            expanded = self._expand(str(source))
+            if isinstance(expanded, CollectFailure):
+                failures.append(expanded)
+                continue
+            for item in expanded:
+                self._feed_failures = []
+                try:
+                    found = self.read_source(item)
+                except InputError as exc:
+                    failures.append(CollectFailure(str(item), str(exc).removeprefix(f"{item}: ")))
+                    continue
+                failures.extend(self._feed_failures)
+                for article in found:
+                    yield replace(article, published=_aware(article.published))
 
     def collect(self, sources: Iterable[str]) -> Collection:
         """Read every source; dedupe by URL and text hash, keeping the first occurrence."""

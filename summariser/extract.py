@@ -39,6 +39,7 @@ class Outcome:
     summary: ArticleSummary | None = None
     error: SummariserError | None = None
     cached: bool = False
+    duration_s: float = 0.0  # wall time spent on it in this run (0 for a cache hit)
 
     @property
     def ok(self) -> bool:
@@ -147,11 +148,11 @@ class Summariser:
         duration = time.monotonic() - started
         if exc is None:
             summary = build_summary(session, article, endpoint=self.endpoint().endpoint_host, duration_s=duration)
-            outcome = Outcome(article, summary=summary)
+            outcome = Outcome(article, summary=summary, duration_s=duration)
         else:
             if isinstance(exc, LLMError) and not exc.attempt_log:
                 exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
-            outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)))
+            outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)), duration_s=duration)
         if self.store is not None and run_id is not None:
             self._save_attempts(run_id, session)
             self.store.finish_run(

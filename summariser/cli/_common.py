@@ -22,6 +22,10 @@ BaseUrlOpt = Annotated[
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", envvar="SUMMARISER_MODEL", help="Model name sent to the endpoint.", show_default=False)]
 PromptOpt = Annotated[str | None, typer.Option("--prompt", "-p", help="Prompt template NAME\\[@VERSION]; default: the newest 'article' version.", show_default=False)]
 DbOpt = Annotated[Path | None, typer.Option("--db", envvar="SUMMARISER_DB", help="Run store (SQLite) path. Default: summariser.db in the data dir.", show_default=False)]
+FetchTimeoutOpt = Annotated[
+    float, typer.Option("--fetch-timeout", min=1, metavar="SECONDS", help="Seconds to wait for one URL or feed.")
+]
+SOURCES_HELP = "Article files (.txt, .md, .html), directories, globs, article URLs, RSS/Atom feeds (file or URL), or - for stdin."
 LocalModelOpt = Annotated[Path | None, typer.Option("--local-model", envvar="SUMMARISER_LOCAL_MODEL", help="A GGUF file to serve instead of the bundled model.", show_default=False)]
 
 

@@ -36,6 +36,11 @@ def describe_provenance(summary: ArticleSummary, *, cached: bool = False) -> str
 
 
 def render_summary(console: Console, summary: ArticleSummary, *, cached: bool = False) -> None:
+    console.print(summary_panel(summary, cached=cached))
+
+
+def summary_panel(summary: ArticleSummary, *, cached: bool = False) -> Panel:
+    """One summary as a panel: headline, summary, facts, participants, stances; provenance below."""
     body: list = [Text(summary.summary)]
     if summary.key_facts:
         facts = Table(show_header=True, header_style="bold", box=None, expand=True, padding=(0, 1))
@@ -64,12 +69,10 @@ def render_summary(console: Console, summary: ArticleSummary, *, cached: bool = 
             stances.add_row(stance.holder, Text(stance.position, style=style), stance.target, f"“{stance.quote}”")
         body += [Text(""), stances]
     source = summary.provenance.source.path or "(text)"
-    console.print(
-        Panel(
-            Group(*body),
-            title=f"[bold]{escape(summary.headline)}[/]",
-            title_align="left",
-            subtitle=escape(f"{source} · {describe_provenance(summary, cached=cached)}"),
-            subtitle_align="left",
-        )
+    return Panel(
+        Group(*body),
+        title=f"[bold]{escape(summary.headline)}[/]",
+        title_align="left",
+        subtitle=escape(f"{source} · {describe_provenance(summary, cached=cached)}"),
+        subtitle_align="left",
     )
