@@ -69,6 +69,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
+def _text(value: Any) -> str | None:
+    value = " ".join(str(value).split()) if value else None
+    return value or None
+
+
 def _entry_date(entry: Any) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
@@ -135,7 +140,7 @@ class Collector:
             return self.read_feed(text, url)
         if "html" in content_type or looks_like_html(text):
             return [html_to_article(text, url, url=url)]
-        return [text_to_article(text, url)]
+        return [replace(text_to_article(text, url), url=url)]
 
     # -- feeds -----------------------------------------------------------------------------
     def read_feed(self, text: str, label: str) -> list[Article]:
@@ -147,8 +152,10 @@ class Collector:
             raise InputError(f"{label}: not a readable RSS/Atom feed ({parsed.get('bozo_exception')})")
         if not parsed.entries:
             raise InputError(f"{label}: the feed has no entries")
+        channel = parsed.get("feed", {})
+        about = {"site_name": _text(channel.get("title")), "language": _text(channel.get("language")), "feed": label}
         with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(lambda e: self._feed_entry(e, label), parsed.entries))
+            results = list(pool.map(lambda e: self._feed_entry(e, label, about), parsed.entries))
         articles = []
         for result in results:
             if isinstance(result, CollectFailure):
@@ -157,16 +164,29 @@ class Collector:
                 articles.append(result)
         return articles
 
-    def _feed_entry(self, entry: Any, feed: str) -> Article | CollectFailure:
+    def _feed_entry(self, entry: Any, feed: str, about: Mapping[str, str | None]) -> Article | CollectFailure:
         link = entry.get("link")
         title = entry.get("title")
         published = _entry_date(entry)
+        author = _text(entry.get("author"))
         problem = None
+
+        def described(article: Article, **known: Any) -> Article:
+            # The page's own metadata first; the feed fills what the page does not say.
+            return replace(
+                article,
+                site_name=article.site_name or about["site_name"],
+                author=article.author or author,
+                language=article.language or about["language"],
+                feed=about["feed"],
+                **known,
+            )
+
         if link and is_url(link):
             try:
                 found = self.read_url(link)
                 if len(found) == 1:
-                    return replace(found[0], title=found[0].title or title, published=_aware(found[0].published) or published)
+                    return described(found[0], title=found[0].title or title, published=_aware(found[0].published) or published)
                 problem = f"{link}: is a feed, not an article"
             except InputError as exc:
                 problem = str(exc)
@@ -175,7 +195,7 @@ class Collector:
         if content.strip():
             try:
                 body = html_to_article(f"<html><body><article>{content}</article></body></html>", link or feed) if "<" in content else text_to_article(content, link or feed)
-                return replace(body, title=title or body.title, published=published)
+                return described(body, title=title or body.title, published=published, url=link if link and is_url(link) else None)
             except InputError as exc:
                 problem = problem or str(exc)
         return CollectFailure(link or f"{feed} ({title or 'untitled entry'})", problem or "the feed entry has no link and no content")

@@ -128,7 +128,11 @@ class Summariser:
         if self.store is None or refresh:
             return None
         hit = self.store.get_cached(self.key_for(article))
-        return Outcome(article, summary=hit, cached=True) if hit is not None else None
+        if hit is None:
+            return None
+        # Same text, maybe read from elsewhere this time: describe the source as read now.
+        hit = hit.model_copy(update={"provenance": hit.provenance.model_copy(update={"source": article.source_info()})})
+        return Outcome(article, summary=hit, cached=True)
 
     def _start_run(self, article: Article) -> int | None:
         if self.store is None:

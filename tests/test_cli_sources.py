@@ -127,3 +127,45 @@ def test_stdin_still_reads_as_one_article(endpoint):
     result = run_cli("summarise", "-", "--format", "json", env=endpoint, stdin=SEED_ARTICLE.read_bytes())
     assert result.returncode == 0, result.stderr.decode()
     assert ArticleSummary.model_validate_json(result.stdout).provenance.source.path is None
+
+
+def test_provenance_source_keeps_what_the_page_and_feed_say(web, endpoint):
+    result = run_cli("summarise", f"{web}/world.rss", "--format", "json", env=endpoint)
+    assert result.returncode == 0, result.stderr.decode()
+    source = json.loads(result.stdout)["provenance"]["source"]
+    assert source["url"] == source["path"] == f"{web}/story.html"
+    assert source["title"] == "Wang Yi meets Lavrov in Moscow"
+    assert source["site_name"] == "Example News" and source["author"] == "Jane Reporter"
+    assert source["published"] == "2026-11-20T08:30:00Z" and source["language"] == "en"
+    assert source["feed"] == f"{web}/world.rss"
+
+
+def test_a_file_says_only_what_it_knows(endpoint, tmp_path):
+    result = run_cli("summarise", str(SEED_ARTICLE), "--format", "json", env=endpoint)
+    source = json.loads(result.stdout)["provenance"]["source"]
+    assert source["path"] == str(SEED_ARTICLE)
+    assert source["url"] is source["site_name"] is source["author"] is source["published"] is source["language"] is None
+
+
+def test_a_cached_result_describes_the_source_read_now(web, endpoint, tmp_path):
+    copy = tmp_path / "story.html"
+    copy.write_text(story_page(), encoding="utf-8")
+    assert run_cli("summarise", str(copy), env=endpoint).returncode == 0
+    result = run_cli("summarise", f"{web}/story.html", "--format", "json", env=endpoint)
+    source = json.loads(result.stdout)["provenance"]["source"]
+    assert "cached" in result.stderr.decode() and source["path"] == source["url"] == f"{web}/story.html"
+
+
+def test_the_terminal_panel_shows_the_source(web, endpoint):
+    result = run_cli("summarise", f"{web}/story.html", "--format", "text", env={**endpoint, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr.decode()
+    assert "Example News · by Jane Reporter · 2026-11-20 08:30 · en" in result.stdout.decode()
+
+
+def test_a_year_in_the_text_is_not_taken_for_the_publish_date():
+    from summariser.sources import html_to_article
+
+    undated = story_page().replace('<meta property="article:published_time" content="2026-11-20T08:30:00Z">', "")
+    assert "2022" in undated  # the article text names a year
+    article = html_to_article(undated, "story.html")
+    assert article.published is None and article.language == "en" and article.site_name == "Example News"
