@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .. import batch as batch_lib
 from ..config import Settings
+from ..endpoint import describe_endpoint
 from ..sources import DIRECTORY_HELP
 from ._common import SOURCES_HELP, BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json
 
@@ -348,5 +349,10 @@ def run_command(
             err_console.print(f"[bold red]invalid[/] {escape(message)}")
         if imported is not None:
             _render_import(imported)
+    if report.errors:
+        err_console.print(
+            f"[bold red]Error:[/] {report.errors:,} request(s) got no answer (each line's error field in {escape(str(out))} says why); "
+            f"tried {escape(describe_endpoint(settings, per_request=True))}"
+        )
     if report.errors or report.invalid_lines or (imported is not None and not imported.ok):
         raise typer.Exit(1)

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
+from ..endpoint import describe_endpoint
 from ..render import format_for, write_briefing
 from ..timeutil import parse_since
 from ..sources import DIRECTORY_HELP
@@ -90,6 +91,8 @@ def briefing_command(
     if b.failures:
         for failure in b.failures:
             err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
+        if any(failure.stage != "collect" for failure in b.failures):
+            err_console.print(f"Model calls went to {escape(describe_endpoint(settings))}.")
         err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
         raise typer.Exit(EXIT_PARTIAL)
 

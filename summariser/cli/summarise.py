@@ -18,6 +18,7 @@ from ..errors import AuthError, InputError
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..collect import Collector
+from ..endpoint import explain_error
 from ..sources import DIRECTORY_HELP
 from ._common import (
     SOURCES_HELP,
@@ -145,7 +146,7 @@ def summarise_command(
                 progress.advance(outcome)
                 if outcome.error is not None:
                     failures += 1
-                    _report_failure(outcome)
+                    _report_failure(outcome, settings)
                     continue
                 assert outcome.summary is not None
                 succeeded += 1
@@ -166,7 +167,7 @@ def summarise_command(
         raise typer.Exit(1)
 
 
-def _report_failure(outcome: Outcome) -> None:
+def _report_failure(outcome: Outcome, settings) -> None:
     exc = outcome.error
     label = outcome.article.label
     cost = ""
@@ -174,7 +175,7 @@ def _report_failure(outcome: Outcome) -> None:
         usage = getattr(exc, "usage", None)
         tokens = f", {usage.total_tokens:,} tokens" if usage is not None else ""
         cost = f" ({exc.attempts} attempt{'s' if exc.attempts != 1 else ''}{tokens})"
-    err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(str(exc))}{cost}")
+    err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(explain_error(exc, settings))}{cost}")
 
 
 def _run_all(summariser: Summariser, articles: list, *, refresh: bool):
