@@ -119,6 +119,9 @@ class Settings:
         they sit below the config file, so ``concurrency = 4`` there still applies."""
         values, origins = resolve(env, defaults, **flags)
         values["origins"] = origins
+        from .redaction import remember_key
+
+        remember_key(values.get("api_key"))  # whatever echoes it back is redacted before printing or storing
         return cls(**values)
 
 

@@ -12,9 +12,18 @@ import typer
 from rich.console import Console
 
 from ..config import ENV_VARS, Settings
+from ..redaction import redact
+
+
+class RedactingConsole(Console):
+    """A console that redacts keys from every string it prints (errors quote what servers said)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().print(*(redact(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
 
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
+err_console = RedactingConsole(stderr=True, highlight=False, soft_wrap=True)  # one error, one line
 
 BaseUrlOpt = Annotated[
     str | None,
@@ -27,6 +36,10 @@ FetchTimeoutOpt = Annotated[
     float, typer.Option("--fetch-timeout", min=1, metavar="SECONDS", help="Seconds to wait for one URL or feed.")
 ]
 SOURCES_HELP = "Article files (.txt, .md, .html), directories, globs, article URLs, RSS/Atom feeds (file or URL), or - for stdin."
+RetryBudgetOpt = Annotated[
+    float | None,
+    typer.Option("--retry-budget", min=0, metavar="SECONDS", help="Seconds one request may spend retrying 429/5xx/timeouts before giving up (env SUMMARISER_RETRY_BUDGET, config retry_budget_s). Default: 120.", show_default=False),
+]
 LocalModelOpt = Annotated[Path | None, typer.Option("--local-model", envvar="SUMMARISER_LOCAL_MODEL", help="A GGUF file to serve instead of the bundled model.", show_default=False)]
 
 

@@ -14,7 +14,7 @@ from ..endpoint import describe_endpoint
 from ..render import format_for, write_briefing
 from ..timeutil import parse_since
 from ..sources import DIRECTORY_HELP
-from ._common import FetchTimeoutOpt, BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, pipe_console
+from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
 from .progress import ArticleProgress
 from .summarise import Mode
 
@@ -39,6 +39,7 @@ def briefing_command(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
+    retry_budget: RetryBudgetOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors and the final line are still printed).")] = False,
     local_model: LocalModelOpt = None,
 ) -> None:
@@ -61,7 +62,7 @@ def briefing_command(
     since_at = parse_since(since) if since else None
     flags = dict(
         prompt=prompt, model=model, base_url=base_url, mode=mode.value if mode else None, max_attempts=max_attempts,
-        db_path=db, concurrency=concurrency, timeout_s=timeout, local_model=local_model,
+        db_path=db, concurrency=concurrency, timeout_s=timeout, retry_budget_s=retry_budget, local_model=local_model,
     )
     settings = load_settings(**flags)
     if settings.uses_local_model:  # one worker suits the embedded model, unless said otherwise anywhere

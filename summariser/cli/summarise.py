@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import AuthError, InputError
+from ..errors import InputError
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..collect import Collector
@@ -28,6 +28,7 @@ from ._common import (
     LocalModelOpt,
     ModelOpt,
     PromptOpt,
+    RetryBudgetOpt,
     console,
     err_console,
     load_settings,
@@ -76,6 +77,7 @@ def summarise_command(
     db: DbOpt = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model). Default: 1.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
+    retry_budget: RetryBudgetOpt = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors are still printed).")] = False,
     local_model: LocalModelOpt = None,
@@ -111,6 +113,7 @@ def summarise_command(
         db_path=db,
         concurrency=concurrency,
         timeout_s=timeout,
+        retry_budget_s=retry_budget,
         local_model=local_model,
         defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
@@ -141,8 +144,6 @@ def summarise_command(
     try:
         with Summariser(settings, store=store) as summariser, ArticleProgress(len(loaded), err=err_console, out=console, quiet=quiet) as progress:
             for outcome in _run_all(summariser, loaded, refresh=refresh):
-                if isinstance(outcome.error, AuthError):
-                    raise outcome.error  # the same for every article: stop now
                 progress.advance(outcome)
                 if outcome.error is not None:
                     failures += 1
@@ -183,8 +184,7 @@ def _run_all(summariser: Summariser, articles: list, *, refresh: bool):
     if not articles:
         return
     if summariser.settings.concurrency == 1:
-        for article in articles:
-            yield summariser.run(article, refresh=refresh)
+        yield from summariser.run_many(articles, refresh=refresh)
         return
 
     # The event loop runs in a worker thread so each outcome is written here as it finishes:
