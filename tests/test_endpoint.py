@@ -69,15 +69,28 @@ def test_batch_run_names_the_endpoint_when_requests_fail(dead_url, llm, tmp_path
     assert any(f"tried {dead_url} (from OPENAI_BASE_URL) with the model each request names" in line for line in error_lines(result))
 
 
-def test_eval_records_the_endpoint_in_failures(dead_url, tmp_path):
+def _rose(tmp_path: Path) -> Path:
     data = tmp_path / "rose.jsonl"
     data.write_text(json.dumps({"example_id": "r1", "source": SEED_ARTICLE.read_text(), "reference": "x",
                                 "reference_acus": ["Wang Yi is in Moscow."]}) + "\n")
+    return data
+
+
+def test_eval_stopped_by_a_dead_endpoint_names_it(dead_url, tmp_path):
+    result = run_cli("eval", str(_rose(tmp_path)), "--no-baseline", "--no-store", "--model", "m2", "--base-url", dead_url,
+                     "--out", str(tmp_path / "report"), env=FAST)
+    assert result.returncode != 0
+    assert any(f"tried {dead_url} (from --base-url) with model 'm2' (from --model)" in line for line in error_lines(result)), result.stderr.decode()
+
+
+def test_eval_records_the_endpoint_in_its_failures(llm, tmp_path):
+    llm.enqueue(*[error(500)] * 3)  # the one document fails for good; the run goes on to its report
     out = tmp_path / "report"
-    result = run_cli("eval", str(data), "--no-baseline", "--no-store", "--model", "m2", "--base-url", dead_url, "--out", str(out), env=FAST)
-    report = json.loads((out / "report.json").read_text())
-    errors = [doc["error"] for doc in report["documents"] if doc.get("error")]
-    assert any(f"tried {dead_url} (from --base-url) with model 'm2' (from --model)" in e for e in errors), (result.stderr.decode(), errors)
+    result = run_cli("eval", str(_rose(tmp_path)), "--no-baseline", "--no-store", "--model", "m2", "--base-url", llm.base_url,
+                     "--out", str(out), env=FAST)
+    assert result.returncode == 0, result.stderr.decode()
+    errors = [doc["error"] for doc in json.loads((out / "report.json").read_text())["documents"] if doc.get("error")]
+    assert len(errors) == 1 and f"tried {llm.base_url} (from --base-url) with model 'm2' (from --model)" in errors[0], errors
 
 
 def test_explain_error_leaves_article_problems_alone(clean_env: Path):
