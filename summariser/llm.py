@@ -181,6 +181,7 @@ class ChatClient:
 
     settings: Settings
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # server-specific request rewrite
+    transport: Any = None  # an httpx transport for both clients (e.g. testing.FakeModel's MockTransport)
 
     def __post_init__(self) -> None:
         remember_key(self.settings.api_key)
@@ -199,13 +200,15 @@ class ChatClient:
     @property
     def sync_client(self) -> openai.OpenAI:
         if self._sync is None:
-            self._sync = openai.OpenAI(**self._kwargs())
+            extra = {"http_client": httpx.Client(transport=self.transport)} if self.transport is not None else {}
+            self._sync = openai.OpenAI(**self._kwargs(), **extra)
         return self._sync
 
     @property
     def async_client(self) -> openai.AsyncOpenAI:
         if self._async is None:
-            self._async = openai.AsyncOpenAI(**self._kwargs())
+            extra = {"http_client": httpx.AsyncClient(transport=self.transport)} if self.transport is not None else {}
+            self._async = openai.AsyncOpenAI(**self._kwargs(), **extra)
         return self._async
 
     def _adapted(self, body: dict[str, Any]) -> dict[str, Any]:
