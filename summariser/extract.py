@@ -191,8 +191,11 @@ class Summariser:
             self._mode = "json_object"
             session.set_mode("json_object")
             return ReplyRejected([str(exc)], reask=False)
+        replies = len(session.attempts)  # ``attempts`` counts replies received, as Provenance does
+        if exc.requests:  # no reply came back: the request and its error still go on record
+            session.record_failure(str(exc), requests=exc.requests, latency_s=exc.elapsed_s)
         if not exc.attempt_log:
-            exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
+            exc.with_cost(attempts=replies, usage=session.usage, attempt_log=session.attempts)
         return exc
 
     # -- sync --------------------------------------------------------------------------

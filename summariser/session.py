@@ -415,6 +415,23 @@ class Session(Generic[Draft]):
         )
         return kept
 
+    def record_failure(self, message: str, *, requests: int = 1, latency_s: float = 0.0) -> None:
+        """A request that got no usable reply at all (a transport error ended it): kept as an
+        attempt with no reply and the error, so a failed run shows what it tried and why."""
+        self.attempts.append(
+            Attempt(
+                number=len(self.attempts) + 1,
+                messages=self.messages(),
+                reply=None,
+                finish_reason=None,
+                errors=[message],
+                usage=Usage(),
+                latency_s=round(latency_s, 4),
+                transport_retries=max(0, requests - 1),
+            )
+        )
+        self.transport_retries += max(0, requests - 1)
+
     def _record(self, sent: list[dict[str, str]], reply: Reply, problems: list[str]) -> None:
         self.attempts.append(
             Attempt(

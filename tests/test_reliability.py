@@ -149,3 +149,51 @@ def test_retry_budget_help_names_its_variable():
         (param,) = [p for p in command.params if "--retry-budget" in p.opts]
         assert "SUMMARISER_RETRY_BUDGET" in param.help
         assert "--retry-budget" in CliRunner().invoke(app, [*path, "--help"]).output
+
+
+# -- item 11: a failed run keeps what it tried; JSON output says which article failed ------------
+
+
+def test_a_transport_failure_is_stored_with_its_request_and_error(llm, settings, seed_text, tmp_path):
+    from dataclasses import replace
+
+    from summariser.extract import Summariser
+    from summariser.store import Store
+
+    llm.responder = lambda body: error(500)
+    with Store(tmp_path / "s.db") as store, Summariser(replace(settings, retry_budget_s=3.0), store=store) as s:
+        outcome = s.run(seed_text)
+        assert outcome.error is not None and outcome.error.attempts == 0  # replies received, as before
+        (row,) = store.list_runs()
+        detail = store.get_run(row.id)
+    assert row.status == "failed" and row.attempts == 1 and "answered 500" in row.error
+    (attempt,) = detail.attempts
+    assert attempt.reply is None and "answered 500" in attempt.errors[0]
+    assert attempt.transport_retries == llm.chat_count - 1 >= 1
+
+
+def test_json_lines_output_has_an_error_record_for_each_failed_article(endpoint, llm, tmp_path):
+    from summariser.schema import ArticleError, ArticleSummary
+    from summariser.testing import grounded_responder, reply
+
+    failing = Path(ARTICLES[0]).read_text(encoding="utf-8").strip()[:200]
+
+    def responder(body):
+        asked = " ".join(str(m.get("content")) for m in body["messages"])
+        return reply("not json") if failing in asked else grounded_responder(body)
+
+    llm.responder = responder
+    missing = tmp_path / "missing.txt"
+    result = run_cli("summarise", ARTICLES[0], ARTICLES[1], str(missing), "--format", "json", env=endpoint)
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    errors = [ArticleError.model_validate(r).error for r in records if "error" in r]
+    summaries = [ArticleSummary.model_validate(r) for r in records if "error" not in r]
+    assert [s.provenance.source.path for s in summaries] == [ARTICLES[1]]
+    by_path = {e.path: e for e in errors}
+    assert by_path[ARTICLES[0]].kind == "SummaryFailed" and by_path[ARTICLES[0]].attempts == 2
+    assert "not valid JSON" in by_path[ARTICLES[0]].message
+    assert by_path[str(missing)].kind == "InputError" and by_path[str(missing)].attempts == 0
+
+    shown = run_cli("runs", "show", "1", env=endpoint).stdout.decode() + run_cli("runs", "show", "2", env=endpoint).stdout.decode()
+    assert "not valid JSON" in shown and "failed" in shown
