@@ -67,6 +67,7 @@ from .schema import (
 )
 from .session import Session
 from .stories import StoryArticle, StoryCluster, build_stories, rank_stories, site_name
+from .whatsnew import PreviousBriefing, mark_changes
 
 if TYPE_CHECKING:
     from .store import Store
@@ -701,11 +702,16 @@ class BriefingBuilder:
         title: str | None = None,
         refresh: bool = False,
         on_progress: ProgressHook | None = None,
+        previous: PreviousBriefing | None = None,
     ) -> BriefingResult:
-        """Collect, summarise and aggregate. Raises SummariserError only when nothing could be done."""
+        """Collect, summarise and aggregate. Raises SummariserError only when nothing could be done.
+
+        With ``previous`` (``whatsnew.load_previous``), every story is marked new, developing or
+        unchanged, and the stories that dropped out are listed."""
         started = time.monotonic()
         collection = self.collect(sources, since=since)
-        return self.build_from(collection, since=since, title=title, refresh=refresh, on_progress=on_progress, started=started)
+        return self.build_from(collection, since=since, title=title, refresh=refresh, on_progress=on_progress, started=started,
+                               previous=previous)
 
     def build_from(
         self,
@@ -716,6 +722,7 @@ class BriefingBuilder:
         refresh: bool = False,
         on_progress: ProgressHook | None = None,
         started: float | None = None,
+        previous: PreviousBriefing | None = None,
     ) -> BriefingResult:
         started = time.monotonic() if started is None else started
         title = title or f"Briefing {datetime.now(timezone.utc):%Y-%m-%d}"
@@ -814,6 +821,8 @@ class BriefingBuilder:
                 created_at=created,
             ),
         )
+        if previous is not None:
+            briefing = mark_changes(briefing, previous)
         return BriefingResult(briefing, article_calls=article_calls, briefing_calls=state.calls)
 
 
@@ -898,7 +907,8 @@ def build_briefing(
     context_budget: int = DEFAULT_CONTEXT_BUDGET,
     refresh: bool = False,
     on_progress: ProgressHook | None = None,
+    previous: PreviousBriefing | None = None,
 ) -> BriefingResult:
     """Collect ``sources``, summarise each article (cached in ``store``) and aggregate a Briefing."""
     with BriefingBuilder(settings, store=store, prompt=prompt, context_budget=context_budget) as builder:
-        return builder.build(sources, since=since, title=title, refresh=refresh, on_progress=on_progress)
+        return builder.build(sources, since=since, title=title, refresh=refresh, on_progress=on_progress, previous=previous)

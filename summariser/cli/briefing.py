@@ -10,7 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
-from ..render import format_for, write_briefing
+from ..errors import InputError
+from ..render import format_for, render_json, write_briefing
+from ..whatsnew import PreviousBriefing, default_previous, load_previous, remember
 from ..timeutil import parse_since
 from ..sources import DIRECTORY_HELP
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
@@ -39,6 +41,7 @@ def briefing_command(
     fetch_timeout: Annotated[float, typer.Option("--fetch-timeout", min=1, help="Seconds to wait for one URL or feed.")] = 20.0,
     retry_budget: RetryBudgetOpt = None,
     local_model: LocalModelOpt = None,
+    previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="The briefing JSON to compare with: each story is marked new, developing or unchanged. Default: the JSON at --out, else the copy the last run to --out kept in the data dir.", show_default=False)] = None,
 ) -> None:
     """Brief on many articles: summarise each (cached), then rank stories, group themes, merge who's who.
 
@@ -73,20 +76,43 @@ def briefing_command(
             _print_plan(builder.plan(sources, since=since_at, refresh=refresh), out)
             return
         with briefing_lock(out, settings.home, wait_s=wait):
+            before = _previous(previous, out, settings.home)
             with _progress() as on_progress:
-                result = builder.build(sources, since=since_at, title=title, refresh=refresh, on_progress=on_progress)
+                result = builder.build(sources, since=since_at, title=title, refresh=refresh, on_progress=on_progress,
+                                       previous=before)
             write_briefing(result.briefing, out)
+            remember(render_json(result.briefing), out, settings.home)
     b = result.briefing
     cached = sum(1 for a in b.articles if a.cached)
     err_console.print(
         f"Wrote {out} ({fmt}): {len(b.articles)} articles ({cached} cached), {len(b.stories)} stories; "
         f"{result.article_calls + result.briefing_calls} model calls."
     )
+    if b.changes is not None:
+        c = b.changes
+        err_console.print(
+            f"Since {escape(c.previous or 'the previous briefing')}: {c.new} new, {c.developing} developing, "
+            f"{c.unchanged} unchanged, {len(c.dropped)} dropped."
+        )
     if b.failures:
         for failure in b.failures:
             err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
         err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _previous(given: Path | None, out: Path, home: Path) -> PreviousBriefing | None:
+    """The previous briefing: ``--previous`` (an error when unreadable), else the default (a warning)."""
+    if given is not None:
+        return load_previous(given)
+    path = default_previous(out, home)
+    if path is None:
+        return None
+    try:
+        return load_previous(path)
+    except InputError as exc:
+        err_console.print(f"[yellow]Warning:[/] {escape(str(exc))}; stories are not compared with a previous briefing.")
+        return None
 
 
 class _progress:
