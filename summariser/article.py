@@ -21,6 +21,8 @@ class Article:
     source: str | None = None
     title: str | None = None
     published: datetime | None = None
+    # Set when the text is a feed entry's own teaser (its link could not be read): why.
+    teaser: str | None = None
     sha256: str = field(init=False)
 
     def __post_init__(self) -> None:

@@ -673,7 +673,7 @@ class BriefingBuilder:
             items.append(Item(line, tuple(w.article_ids)))
         try:
             return self.aggregate(items, evidence=evidence, who=who, title=title, state=state, refresh=refresh, stories=True)
-        except LLMError as exc:
+        except LLMError as exc:  # SummaryFailed of every partial briefing included: its reasons are in the message
             state.failures.append(BriefingFailure(
                 source=f"overview ({len(written)} stories)", sha256=None, stage="briefing",
                 reason=f"the overview call failed ({exc}); the overview is a list of the leading stories and there are no themes"))
@@ -749,7 +749,10 @@ class BriefingBuilder:
                     source=outcome.article.label, sha256=outcome.article.sha256, stage="summarise", reason=str(error)))
         if not done and state.failures:
             shown = "; ".join(f"{f.source}: {f.reason}" for f in state.failures[:3])
-            raise SummariserError(f"no article could be summarised ({len(state.failures)} failed): {shown}")
+            more = f"; and {len(state.failures) - 3} more, listed above" if len(state.failures) > 3 else ""
+            exc = SummariserError(f"no article could be summarised ({len(state.failures)} failed): {shown}{more}")
+            exc.failures = list(state.failures)  # type: ignore[attr-defined]  # the CLI prints every one
+            raise exc
 
         summaries = [(aid, o.summary) for aid, o in done if o.summary is not None]
         who = merge_participants(summaries)
@@ -794,7 +797,7 @@ class BriefingBuilder:
                 BriefingArticle(
                     id=aid, title=o.article.title, source=o.article.source, sha256=o.article.sha256,
                     published=o.article.published, headline=o.summary.headline, cached=o.cached,
-                    site=site_name(o.article.source),
+                    site=site_name(o.article.source), from_teaser=o.article.teaser is not None, teaser_reason=o.article.teaser,
                 )
                 for aid, o in by_id.items()
             ],

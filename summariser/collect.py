@@ -173,7 +173,8 @@ class Collector:
         if content.strip():
             try:
                 body = html_to_article(f"<html><body><article>{content}</article></body></html>", link or feed) if "<" in content else text_to_article(content, link or feed)
-                return replace(body, title=title or body.title, published=published)
+                why = problem or "the feed entry has no link to the article"
+                return replace(body, title=title or body.title, published=published, teaser=why)
             except InputError as exc:
                 problem = problem or str(exc)
         return CollectFailure(link or f"{feed} ({title or 'untitled entry'})", problem or "the feed entry has no link and no content")

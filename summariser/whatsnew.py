@@ -47,8 +47,10 @@ def article_keys(sha256: str | None, source: str | None) -> set[str]:
     return keys | ({f"url:{url}"} if url else set())
 
 
-def load_previous(path: Path | str) -> PreviousBriefing:
-    """Read a briefing JSON file (schema 1.0 or later); InputError when it is not one."""
+def load_previous(path: Path | str, *, label: str | None = None) -> PreviousBriefing:
+    """Read a briefing JSON file (schema 1.0 or later); InputError when it is not one.
+
+    ``label`` names it in the comparison (default: the file's name)."""
     path = Path(path).expanduser()
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
@@ -65,7 +67,7 @@ def load_previous(path: Path | str) -> PreviousBriefing:
         if isinstance(article, dict) and isinstance(article.get("id"), str):
             by_id[article["id"]] = article_keys(article.get("sha256"), article.get("source"))
     stories = data.get("stories") or data.get("top_stories") or []
-    previous = PreviousBriefing(label=path.name, created_at=_when(data), keys=set().union(*by_id.values()) if by_id else set())
+    previous = PreviousBriefing(label=label or path.name, created_at=_when(data), keys=set().union(*by_id.values()) if by_id else set())
     for story in stories:
         if isinstance(story, dict):
             keys = set().union(*(by_id.get(aid, set()) for aid in story.get("article_ids") or []))

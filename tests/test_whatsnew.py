@@ -55,7 +55,7 @@ def test_second_run_over_a_superset_marks_new_developing_and_unchanged_then_list
     assert run(llm, inbox, out) == 0  # the previous briefing is found by the output path alone
     data = json.loads(kept.read_text())
     story, names = stories_by_article(data)
-    assert data["changes"]["previous"] == kept.name and data["changes"]["dropped"] == []
+    assert data["changes"]["previous"] == "the last briefing.html" and data["changes"]["dropped"] == []
     moscow = story["reuters-moscow-beijing-ukraine"]
     assert moscow["status"] == "developing"
     assert sorted(names[i] for i in moscow["new_article_ids"]) == ["moscow-wire", "moscow-xinhua"]

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
-from ..errors import InputError
+from ..errors import InputError, SummariserError
 from ..render import format_for, render_json, write_briefing
 from ..whatsnew import PreviousBriefing, default_previous, load_previous, remember
 from ..timeutil import parse_since
@@ -77,9 +77,13 @@ def briefing_command(
             return
         with briefing_lock(out, settings.home, wait_s=wait):
             before = _previous(previous, out, settings.home)
-            with _progress() as on_progress:
-                result = builder.build(sources, since=since_at, title=title, refresh=refresh, on_progress=on_progress,
-                                       previous=before)
+            try:
+                with _progress() as on_progress:
+                    result = builder.build(sources, since=since_at, title=title, refresh=refresh, on_progress=on_progress,
+                                           previous=before)
+            except SummariserError as exc:
+                _print_failures(getattr(exc, "failures", []))  # every failure the error refers to
+                raise
             write_briefing(result.briefing, out)
             remember(render_json(result.briefing), out, settings.home)
     b = result.briefing
@@ -94,11 +98,19 @@ def briefing_command(
             f"Since {escape(c.previous or 'the previous briefing')}: {c.new} new, {c.developing} developing, "
             f"{c.unchanged} unchanged, {len(c.dropped)} dropped."
         )
+    teasers = [a for a in b.articles if a.from_teaser]
+    for article in teasers:
+        err_console.print(f"[yellow]Teaser only:[/] {escape(article.source or article.id)}: {escape(article.teaser_reason or '')}; "
+                          "summarised from the feed entry's own text")
     if b.failures:
-        for failure in b.failures:
-            err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
+        _print_failures(b.failures)
         err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_failures(failures) -> None:
+    for failure in failures:
+        err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
 
 
 def _previous(given: Path | None, out: Path, home: Path) -> PreviousBriefing | None:
@@ -109,7 +121,8 @@ def _previous(given: Path | None, out: Path, home: Path) -> PreviousBriefing | N
     if path is None:
         return None
     try:
-        return load_previous(path)
+        # The kept copy stands for the last briefing written to --out: name it so.
+        return load_previous(path, label=f"the last {out.name}" if path != out else None)
     except InputError as exc:
         err_console.print(f"[yellow]Warning:[/] {escape(str(exc))}; stories are not compared with a previous briefing.")
         return None
