@@ -761,7 +761,7 @@ class BriefingBuilder:
         evidence = {aid: ArticleText(evidence_text(o.article, o.summary), fuzzy_threshold=self.settings.fuzzy_threshold)
                     for aid, o in by_id.items()}
         lines = {aid: article_line(aid, o.article, o.summary) for aid, o in by_id.items()}
-        story_articles = [StoryArticle(aid, o.summary, published=o.article.published, site=site_name(o.article.source))
+        story_articles = [StoryArticle(aid, o.summary, published=o.article.published, site=_site(o.article))
                           for aid, o in by_id.items()]
         clusters = build_stories(story_articles, who)
         written = [self.write_story(c, lines=lines, summaries=dict(summaries), evidence=evidence, title=title, state=state, refresh=refresh)
@@ -797,7 +797,7 @@ class BriefingBuilder:
                 BriefingArticle(
                     id=aid, title=o.article.title, source=o.article.source, sha256=o.article.sha256,
                     published=o.article.published, headline=o.summary.headline, cached=o.cached,
-                    site=site_name(o.article.source), from_teaser=o.article.teaser is not None, teaser_reason=o.article.teaser,
+                    site=_site(o.article), from_teaser=o.article.teaser is not None, teaser_reason=o.article.teaser,
                 )
                 for aid, o in by_id.items()
             ],
@@ -839,6 +839,11 @@ class _Written:
     written_by: str
     written_from: list[str]
     article_ids: list[str]  # every article of the story
+
+
+def _site(article: Article) -> str | None:
+    """The publisher: as the page or feed names itself, else the URL's host; None for files."""
+    return article.site_name or site_name(article.source)
 
 
 def _lead_evidence(article_id: str, summary: ArticleSummary) -> list[BriefingEvidence]:

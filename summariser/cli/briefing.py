@@ -13,9 +13,11 @@ from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, Briefi
 from ..errors import InputError, SummariserError
 from ..render import format_for, render_json, write_briefing
 from ..whatsnew import PreviousBriefing, default_previous, load_previous, remember
+from ..endpoint import describe_endpoint
 from ..timeutil import parse_since
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
+from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
+from .progress import ArticleProgress
 from .summarise import Mode
 
 
@@ -38,15 +40,17 @@ def briefing_command(
     db: DbOpt = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
-    fetch_timeout: Annotated[float, typer.Option("--fetch-timeout", min=1, help="Seconds to wait for one URL or feed.")] = 20.0,
+    fetch_timeout: FetchTimeoutOpt = 20.0,
     retry_budget: RetryBudgetOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors and the final line are still printed).")] = False,
     local_model: LocalModelOpt = None,
     previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="The briefing JSON to compare with: each story is marked new, developing or unchanged. Default: the JSON at --out, else the copy the last run to --out kept in the data dir.", show_default=False)] = None,
 ) -> None:
     """Brief on many articles: summarise each (cached), then rank stories, group themes, merge who's who.
 
     Made for cron: reruns reuse cached work, a lock keeps overlapping runs apart, one bad article
-    never sinks the briefing. Exit codes: 0 ok, 1 failed, 2 usage error, 3 written but some
+    never sinks the briefing. Progress goes to stderr: a bar on a terminal, one line per article
+    in a log. Exit codes: 0 ok, 1 failed, 2 usage error, 3 written but some
     articles failed (listed in the briefing).
 
     Examples:
@@ -78,9 +82,12 @@ def briefing_command(
         with briefing_lock(out, settings.home, wait_s=wait):
             before = _previous(previous, out, settings.home)
             try:
-                with _progress() as on_progress:
-                    result = builder.build(sources, since=since_at, title=title, refresh=refresh, on_progress=on_progress,
-                                           previous=before)
+                with ArticleProgress(None, err=err_console, quiet=quiet) as progress:
+                    result = builder.build(
+                        sources, since=since_at, title=title, refresh=refresh,
+                        on_progress=lambda outcome, done, total: progress.advance(outcome, total=total),
+                        previous=before,
+                    )
             except SummariserError as exc:
                 _print_failures(getattr(exc, "failures", []))  # every failure the error refers to
                 raise
@@ -104,6 +111,8 @@ def briefing_command(
                           "summarised from the feed entry's own text")
     if b.failures:
         _print_failures(b.failures)
+        if any(failure.stage != "collect" for failure in b.failures):
+            err_console.print(f"Model calls went to {escape(describe_endpoint(settings))}.")
         err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -126,33 +135,6 @@ def _previous(given: Path | None, out: Path, home: Path) -> PreviousBriefing | N
     except InputError as exc:
         err_console.print(f"[yellow]Warning:[/] {escape(str(exc))}; stories are not compared with a previous briefing.")
         return None
-
-
-class _progress:
-    """A rich progress bar on a terminal; nothing on a pipe or in cron."""
-
-    def __enter__(self):
-        if not err_console.is_terminal:
-            self._progress = None
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(TextColumn("Summarising"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                  TextColumn("{task.description}"), console=err_console, transient=True)
-        self._progress.start()
-        self._task = None
-
-        def update(outcome, done: int, total: int) -> None:
-            if self._task is None:
-                self._task = self._progress.add_task("", total=total)
-            label = ("cached " if outcome.cached else "") + outcome.article.label[-40:]
-            self._progress.update(self._task, completed=done, description=escape(label))
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 def _print_plan(plan: BriefingPlan, out: Path) -> None:
