@@ -471,6 +471,12 @@ class Session(Generic[Draft]):
     def _settle_refs(self, reply: "wire.WireReply", text: str | None, *, repeated: bool) -> Draft:
         """Map a whole wire reply onto the draft and ground it: accept it, ask to repair the items
         that failed, or (last attempt, or the model repeated itself) keep what is grounded."""
+        bylines = wire.byline_only(reply, self.task.article.text)
+        if bylines:  # settled by code, not by a repair: a byline name is never a participant
+            for i in bylines:
+                self.dropped.append(DroppedItem(path=f"participants[{i}]", reason="named only in the byline: a reporter or editor, not a participant",
+                                                item=json.dumps(reply.participants[i].model_dump(), ensure_ascii=False, separators=(",", ":"))))
+            reply = wire.WireReply.model_construct(**{**dict(reply), "participants": [p for i, p in enumerate(reply.participants) if i not in bylines]})
         draft, invalid = wire.to_draft(reply, self.task.article.text)
         grounding = self.task.check(draft)
         failed = wire.failed_items(grounding.problems)

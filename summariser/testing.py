@@ -273,7 +273,7 @@ def _refs_reply(body: dict[str, Any], *, repair: bool) -> dict[str, Any]:
     return {
         "headline": _cut_at_word(numbered[0][1], 100),
         "summary": _cut_at_word(" ".join(text for _, text in numbered[:2]), 300),
-        "facts": [{"n": n, "fact": _cut_at_word(text, 150)} for n, text in numbered[:3]],
+        "facts": [n for n, _ in numbered[:3]],
         "participants": [{"name": name, "kind": _participant(name)["kind"], "role": "mentioned in the article"} for name in _find_names(plain, limit=5)],
         "stances": [],
     }

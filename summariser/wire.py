@@ -1,10 +1,12 @@
 """The compact reply format of evidence-by-reference prompts (``reply = "refs"``, article@6).
 
 The model sees the article as numbered sentences and answers in a small JSON object that holds
-only what needs judgement: a headline, a short summary, facts that cite a sentence number,
-participants (name, kind, role) and stances that cite a sentence number. No quote is copied,
-no alias or offset is asked for: code fills in each quote verbatim from the cited sentence, with
-its offsets, so quotes are grounded by construction (the support check still runs).
+only what needs judgement: a headline, the numbers of the sentences that state the key facts,
+participants (name, kind, role), stances that cite a sentence number, and a short summary. No
+quote is copied, no alias or offset is asked for: code fills in each quote verbatim from the
+cited sentence, with its offsets, so quotes are grounded by construction (the support check
+still runs). A key fact's statement is its sentence, dateline removed: asked to restate facts
+"in its own words", the 1.5B model copied the sentences anyway, at ~40 tokens a fact.
 
 A re-ask names only the items that failed and asks for replacements of those alone
 (``repair_schema``, ``repair_message``); ``merge`` puts them back in place. Pure functions, no I/O.
@@ -28,8 +30,8 @@ QUOTE_MAX_CHARS = 200  # KeyFact.quote / Stance.quote caps of the public schema
 
 # Caps of the wire strings. A grammar-constrained model that reaches one is cut off mid-word;
 # ``fit_text`` then steps back to the last whole sentence or word.
-CAPS = {"headline": 110, "summary": 360, "fact": 160, "name": 60, "role": 48, "target": 60}
-MIN_FACTS, MAX_FACTS, MAX_PARTICIPANTS, MAX_STANCES = 3, 5, 8, 3
+CAPS = {"headline": 100, "summary": 340, "name": 60, "role": 40, "target": 60}
+MIN_FACTS, MAX_FACTS, MAX_PARTICIPANTS, MAX_STANCES = 3, 4, 8, 3
 # Completion tokens a repair may use: a short object per replaced item.
 REPAIR_TOKENS_BASE, REPAIR_TOKENS_PER_ITEM = 24, 64
 
@@ -44,11 +46,6 @@ class _Wire(BaseModel):
 
 def _text(cap: str, description: str) -> Any:
     return Field(description=description, json_schema_extra={"maxLength": CAPS[cap]})
-
-
-class WireFact(_Wire):
-    n: int = Field(description="The number of the sentence that states the fact.")
-    fact: str = _text("fact", "The fact in your own words, understandable without the article.")
 
 
 class WireParticipant(_Wire):
@@ -70,7 +67,7 @@ class WireReply(_Wire):
     sentences into it)."""
 
     headline: str = _text("headline", "One line.")
-    facts: list[WireFact] = Field(json_schema_extra={"minItems": MIN_FACTS, "maxItems": MAX_FACTS})
+    facts: list[int] = Field(description="Numbers of the sentences that state the most important facts.", json_schema_extra={"minItems": MIN_FACTS, "maxItems": MAX_FACTS})
     participants: list[WireParticipant] = Field(json_schema_extra={"minItems": 1, "maxItems": MAX_PARTICIPANTS})
     stances: list[WireStance] = Field(json_schema_extra={"maxItems": MAX_STANCES})
     summary: str = _text("summary", f"Two or three short sentences, at most {SUMMARY_MAX_WORDS} words.")
@@ -79,7 +76,7 @@ class WireReply(_Wire):
 class WireRepair(_Wire):
     """What the model writes to repair some items: replacements, per list, for the failed ones."""
 
-    facts: list[WireFact] = Field(default_factory=list)
+    facts: list[int] = Field(default_factory=list)
     participants: list[WireParticipant] = Field(default_factory=list)
     stances: list[WireStance] = Field(default_factory=list)
 
@@ -97,13 +94,16 @@ def _with_sentences(schema: dict[str, Any], sentences: int | None) -> dict[str, 
     cannot cite a sentence that does not exist)."""
     if not sentences:
         return schema
-    defs = dict(schema["$defs"])
-    for name in ("WireFact", "WireStance"):
-        if name in defs:
-            definition = dict(defs[name])
-            definition["properties"] = dict(definition["properties"], n={"type": "integer", "enum": list(range(1, sentences + 1))})
-            defs[name] = definition
-    return dict(schema, **{"$defs": defs})
+    number = {"type": "integer", "enum": list(range(1, sentences + 1))}
+    defs = dict(schema.get("$defs", {}))
+    if "WireStance" in defs:
+        definition = dict(defs["WireStance"])
+        definition["properties"] = dict(definition["properties"], n=number)
+        defs["WireStance"] = definition
+    properties = dict(schema["properties"])
+    if "facts" in properties:
+        properties["facts"] = dict(properties["facts"], items=number)
+    return dict(schema, properties=properties, **({"$defs": defs} if defs else {}))
 
 
 def reply_schema(sentences: int | None = None) -> dict[str, Any]:
@@ -125,9 +125,11 @@ def repair_schema(counts: dict[str, int], sentences: int | None = None) -> dict[
         if counts.get(key):
             props[key] = dict(schema["properties"][key], maxItems=counts[key])
             props[key].pop("default", None)
-    used = {ref.rsplit("/", 1)[1] for p in props.values() for ref in [p["items"]["$ref"]]}
+    used = {p["items"]["$ref"].rsplit("/", 1)[1] for p in props.values() if "$ref" in p["items"]}
     defs = {k: v for k, v in schema["$defs"].items() if k in used}
-    repaired = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False, "$defs": defs}
+    repaired = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    if defs:
+        repaired["$defs"] = defs
     return _with_sentences(repaired, sentences)
 
 
@@ -174,6 +176,17 @@ def sentence_quote(text: str, n: int) -> tuple[str, int, int] | None:
     return trimmed, start, start + len(trimmed)
 
 
+_DATELINE = re.compile(r"^(?:[A-Z][A-Za-z.,' ]*)?\((?:Reuters|AP|AFP|CNN|Reuters Health|Bloomberg)\)\s*[-–—]*\s*")
+
+
+def statement_for(sentence: str) -> str:
+    """A key fact's statement: its sentence on one line, without a leading dateline
+    ("WASHINGTON (Reuters) - "), cut to the public cap at a sentence or word boundary."""
+    text = " ".join(sentence.split())
+    text = _DATELINE.sub("", text, count=1) or text
+    return trim_text(text, QUOTE_MAX_CHARS)
+
+
 def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]:
     """The public ``SummaryDraft`` for a wire reply, item for item in the same order (so item
     ``key_facts[i]`` is ``facts[i]``), and the items whose cited sentence does not exist
@@ -191,8 +204,8 @@ def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]
         "headline": fit_text(reply.headline, cap=CAPS["headline"]),
         "summary": fit_text(reply.summary, cap=CAPS["summary"], max_words=SUMMARY_MAX_WORDS),
         "key_facts": [
-            {"quote": quote(f"key_facts[{i}]", f.n), "statement": fit_text(f.fact, cap=CAPS["fact"])}
-            for i, f in enumerate(reply.facts)
+            {"quote": (q := quote(f"key_facts[{i}]", n)), "statement": statement_for(q) if q else f"sentence {n}"}
+            for i, n in enumerate(reply.facts)
         ],
         "participants": [
             {"name": fit_text(p.name, cap=CAPS["name"]), "kind": p.kind, "role": fit_text(p.role, cap=CAPS["role"]), "aliases": []}
@@ -268,7 +281,8 @@ def merge(reply: WireReply, failed: list[str], repair: WireRepair) -> WireReply:
     """``reply`` with the failed items replaced, in their places, by the repair's items in order;
     a failed item without a replacement is removed."""
     data = reply.model_dump()
-    replacements = {key: [item.model_dump() for item in getattr(repair, key)] for key in ("facts", "participants", "stances")}
+    dumped = repair.model_dump()
+    replacements = {key: dumped[key] for key in ("facts", "participants", "stances")}
     doomed: dict[str, set[int]] = {"facts": set(), "participants": set(), "stances": set()}
     for item in failed:
         match = _ITEM.match(item)
@@ -288,7 +302,7 @@ def merge(reply: WireReply, failed: list[str], repair: WireRepair) -> WireReply:
     return WireReply.model_construct(
         headline=data["headline"],
         summary=data["summary"],
-        facts=[WireFact.model_construct(**f) for f in data["facts"]],
+        facts=[int(n) for n in data["facts"]],
         participants=[WireParticipant.model_construct(**p) for p in data["participants"]],
         stances=[WireStance.model_construct(**s) for s in data["stances"]],
     )
@@ -310,10 +324,32 @@ def dedupe(reply: WireReply) -> WireReply:
     return WireReply.model_construct(
         headline=reply.headline,
         summary=reply.summary,
-        facts=unique(reply.facts, lambda f: (f.n, " ".join(f.fact.split()))),
+        facts=unique(reply.facts, lambda n: n),
         participants=unique(reply.participants, lambda p: " ".join(fit_text(p.name, cap=CAPS["name"]).casefold().split())),
         stances=unique(reply.stances, lambda s: (s.holder, s.target, s.position, s.n)),
     )
+
+
+_BYLINE = re.compile(r"^\W*(?:reporting|writing|editing|additional reporting|compiled|edited|written) by\b", re.IGNORECASE)
+
+
+def byline_only(reply: WireReply, text: str) -> list[int]:
+    """Indices of participants named only in the article's byline sentences ("(Reporting by
+    ... ; Editing by ...)"): the reporters and editors, whom the prompt asks to leave out and
+    the 1.5B model lists anyway."""
+    from .grounding import normalise
+
+    sentences = [normalise(s.text) for s in split_sentences(text)]
+    bylines = [s for s in sentences if _BYLINE.match(s)]
+    if not bylines:
+        return []
+    others = [s for s in sentences if not _BYLINE.match(s)]
+    found = []
+    for i, person in enumerate(reply.participants):
+        name = normalise(person.name)
+        if name and any(name in s for s in bylines) and not any(name in s for s in others):
+            found.append(i)
+    return found
 
 
 def sentence_count(text: str) -> int:

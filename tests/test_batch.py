@@ -427,14 +427,14 @@ def test_refs_prompt_batch_repairs_only_the_failed_items(tmp_path):
         assert {line["body"]["response_format"]["json_schema"]["name"] for line in lines} == {"article_refs"}
         broken = {lines[1]["custom_id"], lines[4]["custom_id"]}
 
-        def unsupported_fact(cid: str, body: dict[str, Any]) -> str | None:
+        def invented_name(cid: str, body: dict[str, Any]) -> str | None:
             if cid not in broken:
                 return None
             good = grounded_responder(body)
-            good["facts"][1]["fact"] = "A treaty on grain exports was signed in Oslo."  # sentence 2 says nothing of it
+            good["participants"].insert(1, {"name": "Zanzibar Trading Company", "kind": "organisation", "role": "invented"})
             return json.dumps(good)
 
-        answer_file(tmp_path / "requests.jsonl", tmp_path / "results.jsonl", unsupported_fact)
+        answer_file(tmp_path / "requests.jsonl", tmp_path / "results.jsonl", invented_name)
         report = import_results(tmp_path / "results.jsonl", store=store)
         assert (report.stored, report.to_repair) == (4, 2)
         repair = [json.loads(line) for line in (tmp_path / "results.repair.jsonl").read_text().splitlines()]
@@ -442,14 +442,12 @@ def test_refs_prompt_batch_repairs_only_the_failed_items(tmp_path):
             body = line["body"]
             original = next(l["body"] for l in lines if l["custom_id"] == line["custom_id"].replace("-a2", "-a1"))
             assert body["messages"][:2] == original["messages"][:2]  # same prefix: prompt cache
-            assert body["messages"][3]["content"].startswith("1 item of your reply must be replaced:\n- facts[1] ")
+            assert body["messages"][3]["content"].startswith("1 item of your reply must be replaced:\n- participants[1] ")
             assert body["response_format"]["json_schema"]["name"] == "article_repair"
 
         def replacement(cid: str, body: dict[str, Any]) -> str:
-            import re
-
-            third = re.search(r"^\[3\] (.*)$", body["messages"][1]["content"], re.MULTILINE).group(1)
-            return json.dumps({"facts": [{"n": 3, "fact": " ".join(third.split()[:12])}]})
+            first_name = json.loads(body["messages"][2]["content"])["participants"][0]
+            return json.dumps({"participants": [{**first_name, "role": "named again"}]})
 
         answer_file(tmp_path / "results.repair.jsonl", tmp_path / "repair.results.jsonl", replacement)
         fixed = import_results(tmp_path / "repair.results.jsonl", store=store)
@@ -458,6 +456,6 @@ def test_refs_prompt_batch_repairs_only_the_failed_items(tmp_path):
         run = store.list_runs(limit=1)[0]
         summary = store.get_run(run.id).summary
         assert summary is not None and summary.provenance.attempts == 2
-        assert [(r.kind, r.repaired) for r in summary.provenance.requests] == [("full", []), ("repair", ["key_facts[1]"])]
-        assert summary.key_facts[1].quote.startswith(summary.key_facts[1].statement)
-        assert summary.key_facts[1].quote_start is not None
+        assert [(r.kind, r.repaired) for r in summary.provenance.requests] == [("full", []), ("repair", ["participants[1]"])]
+        assert "Zanzibar Trading Company" not in [p.name for p in summary.participants]
+        assert all(f.quote_start is not None for f in summary.key_facts)

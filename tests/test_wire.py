@@ -23,10 +23,7 @@ def _reply(**overrides) -> dict:
     base = {
         "headline": "Russia and China agree on Ukraine",
         "summary": "Wang Yi met Sergei Lavrov in Moscow. They said any Ukraine settlement must include Russia.",
-        "facts": [
-            {"n": 2, "fact": "Wang Yi is in Moscow for talks with Russian officials."},
-            {"n": 5, "fact": "Wang briefed Sergei Lavrov on his negotiations with Sullivan."},
-        ],
+        "facts": [2, 5],
         "participants": [
             {"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"},
             {"name": "Sergei Lavrov", "kind": "person", "role": "Russian foreign minister"},
@@ -50,6 +47,7 @@ def test_quotes_are_the_cited_sentences_verbatim_with_offsets(llm, settings, see
         summary = s.summarise(seed_text)
     sentences = split_sentences(seed_text)
     assert [f.quote for f in summary.key_facts] == [sentences[1].text, sentences[4].text]
+    assert [f.statement for f in summary.key_facts] == [sentences[1].text, sentences[4].text]
     for fact, n in zip(summary.key_facts, (2, 5)):
         assert (fact.quote_start, fact.quote_end) == (sentences[n - 1].start, sentences[n - 1].end)
         assert seed_text[fact.quote_start : fact.quote_end] == fact.quote
@@ -71,8 +69,15 @@ def test_request_shows_numbered_sentences_and_a_schema_limited_to_them(llm, sett
     assert "[1] (Reuters)" in user and "[13] (Reporting by" in user
     fmt = body["response_format"]["json_schema"]
     assert fmt["name"] == "article_refs" and fmt["strict"] is True
-    assert fmt["schema"]["$defs"]["WireFact"]["properties"]["n"]["enum"] == list(range(1, 14))
+    assert fmt["schema"]["properties"]["facts"]["items"]["enum"] == list(range(1, 14))
+    assert fmt["schema"]["$defs"]["WireStance"]["properties"]["n"]["enum"] == list(range(1, 14))
     assert set(fmt["schema"]["properties"]) == {"headline", "summary", "facts", "participants", "stances"}
+
+
+def test_a_statement_is_its_sentence_without_the_dateline():
+    assert wire.statement_for("WASHINGTON (Reuters) - The U.S.\nsaid so.") == "The U.S. said so."
+    assert wire.statement_for("(Reuters) – Moscow said so.") == "Moscow said so."
+    assert wire.statement_for("Nothing to strip here.") == "Nothing to strip here."
 
 
 def test_a_long_sentence_is_quoted_up_to_the_cap_at_a_word_boundary():
@@ -106,20 +111,22 @@ def test_summary_is_held_to_sixty_words_at_a_sentence_end(llm, settings, seed_te
 # -- repairs ------------------------------------------------------------------------------------
 
 
-def test_a_failed_fact_is_repaired_alone_and_merged_back_in_place(llm, settings, seed_text):
-    first = _reply(facts=[
-        {"n": 2, "fact": "Wang Yi is in Moscow for talks with Russian officials."},
-        {"n": 11, "fact": "Beijing will host the Belt and Road Forum in October."},  # sentence 11 says nothing of it
-        {"n": 5, "fact": "Wang briefed Sergei Lavrov on his negotiations with Sullivan."},
-    ])
-    fix = {"facts": [{"n": 8, "fact": "Russia will take part in the Belt and Road Forum in Beijing in October."}]}
+KREMLIN = {"name": "Kremlin", "kind": "organisation", "role": "host"}  # not in the article
+LAVROV = {"name": "Sergei Lavrov", "kind": "person", "role": "Russian foreign minister"}
+PATRUSHEV = {"name": "Nikolai Patrushev", "kind": "person", "role": "security council secretary"}
+
+
+def _with_kremlin(**overrides) -> dict:
+    return _reply(participants=[{"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"}, KREMLIN, LAVROV], **overrides)
+
+
+def test_a_failed_participant_is_repaired_alone_and_merged_back_in_place(llm, settings, seed_text):
+    first = _with_kremlin()
+    fix = {"participants": [PATRUSHEV]}
     llm.enqueue(reply(first, usage=(1500, 300)), reply(fix, usage=(1900, 40)))
     with _summariser(settings) as s:
         summary = s.summarise(seed_text)
-    assert [f.statement for f in summary.key_facts] == [
-        first["facts"][0]["fact"], fix["facts"][0]["fact"], first["facts"][2]["fact"]
-    ]
-    assert summary.key_facts[1].quote == wire.sentence_quote(seed_text, 8)[0]
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Nikolai Patrushev", "Sergei Lavrov"]
     assert summary.provenance.attempts == 2 and not summary.grounding.unverified
     # The repair request: same system prompt and article, byte for byte (prompt cache), the
     # first reply as it came, and a message naming only the failed item.
@@ -127,27 +134,25 @@ def test_a_failed_fact_is_repaired_alone_and_merged_back_in_place(llm, settings,
     assert two["messages"][:2] == one["messages"][:2]
     assert two["messages"][2] == {"role": "assistant", "content": json.dumps(first, separators=(",", ":"))}
     ask = two["messages"][3]["content"]
-    assert ask.startswith("1 item of your reply must be replaced:") and "facts[1]" in ask and "facts[0]" not in ask
+    assert ask.startswith("1 item of your reply must be replaced:\n- participants[1] ")
+    assert "does not occur in the article" in ask and "participants[0]" not in ask and "facts" not in ask.split("\n")[1]
     schema = two["response_format"]["json_schema"]
-    assert schema["name"] == "article_repair" and schema["schema"]["required"] == ["facts"]
-    assert schema["schema"]["properties"]["facts"]["maxItems"] == 1
+    assert schema["name"] == "article_repair" and schema["schema"]["required"] == ["participants"]
+    assert schema["schema"]["properties"]["participants"]["maxItems"] == 1
     assert two["max_tokens"] < one["max_tokens"]
     requests = summary.provenance.requests
     assert [(r.kind, r.repaired, r.prompt_tokens, r.completion_tokens) for r in requests] == [
-        ("full", [], 1500, 300), ("repair", ["key_facts[1]"], 1900, 40)
+        ("full", [], 1500, 300), ("repair", ["participants[1]"], 1900, 40)
     ]
 
 
 def test_a_participant_and_a_stance_holder_are_repaired_together(llm, settings, seed_text):
     first = _reply(
-        participants=[
-            {"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"},
-            {"name": "Kremlin", "kind": "organisation", "role": "host"},  # not in the article
-        ],
+        participants=[{"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"}, KREMLIN],
         stances=[{"holder": "Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}],
     )
     fix = {
-        "participants": [{"name": "Sergei Lavrov", "kind": "person", "role": "Russian foreign minister"}],
+        "participants": [LAVROV],
         "stances": [{"holder": "Sergei Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}],
     }
     llm.enqueue(reply(first), reply(fix))
@@ -161,54 +166,45 @@ def test_a_participant_and_a_stance_holder_are_repaired_together(llm, settings, 
 
 
 def test_an_unrepaired_item_is_dropped_and_the_rest_kept(llm, settings, seed_text):
-    first = _reply(facts=[
-        {"n": 2, "fact": "Wang Yi is in Moscow for talks with Russian officials."},
-        {"n": 11, "fact": "Beijing will host the Belt and Road Forum in October."},
-    ])
-    llm.enqueue(reply(first), reply({"facts": []}))
+    llm.enqueue(reply(_with_kremlin()), reply({"participants": []}))
     with _summariser(settings) as s:
         summary = s.summarise(seed_text)
-    assert [f.statement for f in summary.key_facts] == [first["facts"][0]["fact"]]
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
     assert summary.provenance.attempts == 2  # an empty repair is settled at once, not re-asked
 
 
 def test_a_repeated_repair_reply_ends_the_loop(llm, settings, seed_text):
-    first = _reply(facts=[{"n": 11, "fact": "Beijing will host the Belt and Road Forum in October."},
-                          {"n": 2, "fact": "Wang Yi is in Moscow for talks with Russian officials."}])
-    same = {"facts": [{"n": 12, "fact": "Beijing will host the Belt and Road Forum in October."}]}
-    llm.enqueue(reply(first), reply(same), reply(same), reply(same))
+    same = {"participants": [{"name": "Kremlin Palace", "kind": "organisation", "role": "host"}]}
+    llm.enqueue(reply(_with_kremlin()), reply(same), reply(same), reply(same))
     with Summariser(settings.__class__.load(base_url=settings.base_url, model="scripted", max_attempts=4), prompt=REF) as s:
         summary = s.summarise(seed_text)
-    assert summary.provenance.attempts == 3 and len(summary.key_facts) == 1
-    assert summary.grounding.unverified and summary.grounding.unverified[0].path == "key_facts[0]"
+    assert summary.provenance.attempts == 3 and [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert [item.path for item in summary.grounding.unverified] == ["participants[1]"]
 
 
 def test_a_broken_repair_reply_never_loses_the_first_reply(llm, settings, seed_text):
-    first = _reply(facts=[{"n": 11, "fact": "Beijing will host the Belt and Road Forum in October."},
-                          {"n": 2, "fact": "Wang Yi is in Moscow for talks with Russian officials."}])
-    llm.enqueue(reply(first), reply("{not json"), reply("{still not"))
+    llm.enqueue(reply(_with_kremlin()), reply("{not json"), reply("{still not"))
     with _summariser(settings) as s:
         summary = s.summarise(seed_text)
     assert summary.provenance.attempts == 3
-    assert [f.statement for f in summary.key_facts] == [first["facts"][1]["fact"]]
     assert [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert len(summary.key_facts) == 2 and len(summary.stances) == 1
 
 
 def test_a_sentence_number_outside_the_article_is_repaired(llm, settings, seed_text):
-    first = _reply(facts=[{"n": 40, "fact": "Wang Yi is in Moscow for talks with Russian officials."}])
-    llm.enqueue(reply(first), reply({"facts": [{"n": 2, "fact": "Wang Yi is in Moscow for talks with Russian officials."}]}))
+    llm.enqueue(reply(_reply(facts=[40, 5])), reply({"facts": [2]}))
     with _summariser(settings) as s:
         summary = s.summarise(seed_text)
-    assert "sentence 40 does not exist" in llm.requests[1]["messages"][3]["content"]
-    assert summary.key_facts[0].quote == split_sentences(seed_text)[1].text
+    assert "- facts[0] 40: sentence 40 does not exist" in llm.requests[1]["messages"][3]["content"]
+    sentences = split_sentences(seed_text)
+    assert [f.quote for f in summary.key_facts] == [sentences[1].text, sentences[4].text]
 
 
 def test_strict_fails_when_a_repair_does_not_fix_the_item(llm, settings, seed_text):
     from summariser.errors import SummaryFailed
 
-    first = _reply(facts=[{"n": 11, "fact": "Beijing will host the Belt and Road Forum in October."}])
-    llm.enqueue(reply(first), reply({"facts": [{"n": 12, "fact": "Beijing hosts a forum."}]}),
-                reply({"facts": [{"n": 13, "fact": "Beijing hosts a summit."}]}))
+    llm.enqueue(reply(_with_kremlin()), reply({"participants": [{"name": "Kremlin A", "kind": "other", "role": "r"}]}),
+                reply({"participants": [{"name": "Kremlin B", "kind": "other", "role": "r"}]}))
     strict = settings.__class__.load(base_url=settings.base_url, model="scripted", strict=True)
     with Summariser(strict, prompt=REF) as s:
         with pytest.raises(SummaryFailed):
@@ -219,16 +215,14 @@ def test_a_conversation_resumes_mid_repair_from_its_checkpoint(seed_text):
     """Batch files carry a rejected conversation to the next process: the repair request and its
     merge must come out the same after a checkpoint round trip through JSON."""
     prompt = load_prompt(REF)
-    first = _reply(facts=[{"n": 11, "fact": "Beijing will host the Belt and Road Forum in October."},
-                          {"n": 2, "fact": "Wang Yi is in Moscow for talks with Russian officials."}])
     session = Session(ArticleTask(Article(seed_text)), prompt, model="m")
     with pytest.raises(ReplyRejected):
-        session.accept(Reply(json.dumps(first), usage=Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)))
+        session.accept(Reply(json.dumps(_with_kremlin()), usage=Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)))
     state = json.loads(json.dumps(session.checkpoint()))
     later = Session(ArticleTask(Article(seed_text)), prompt, model="m").resume(state)
     assert later.request() == session.request()
-    draft = later.accept(Reply(json.dumps({"facts": [{"n": 8, "fact": "Russia will join the Belt and Road Forum in Beijing."}]})))
-    assert [f.statement for f in draft.key_facts] == ["Russia will join the Belt and Road Forum in Beijing.", first["facts"][1]["fact"]]
+    draft = later.accept(Reply(json.dumps({"participants": [PATRUSHEV]})))
+    assert [p.name for p in draft.participants] == ["Wang Yi", "Nikolai Patrushev", "Sergei Lavrov"]
     assert [r.kind for r in later.requests] == ["full", "repair"]
 
 
@@ -267,3 +261,15 @@ def test_a_1_1_summary_without_request_records_still_loads(llm, settings, seed_t
     del old["provenance"]["requests"]
     assert ArticleSummary.model_validate(old).provenance.requests == []
     assert SCHEMA_VERSION == "1.2"
+
+
+def test_a_reporter_named_only_in_the_byline_is_kept_out_without_a_repair(llm, settings, seed_text):
+    first = _reply(participants=[{"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"},
+                                 {"name": "Lidia Kelly", "kind": "person", "role": "editor"}, LAVROV])
+    llm.enqueue(reply(first))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert summary.provenance.attempts == 1
+    (dropped,) = summary.grounding.unverified
+    assert dropped.path == "participants[1]" and "byline" in dropped.reason and "Lidia Kelly" in dropped.item
