@@ -50,6 +50,7 @@ from .errors import ConfigError, InputError, LLMError, SummariserError
 from .files import atomic_open
 from .prompts import Prompt, load_prompt
 from .retry import is_retryable_status, retry_after_s
+from .redaction import redact
 from .schema import Usage
 from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
 
@@ -318,15 +319,24 @@ def prepare_batch(
     return report
 
 
-def load_articles(sources: Iterable[str | Path], errors: list[str], *, pattern: str | None = None) -> Iterator[Article]:
-    """Articles from files/directories/stdin, lazily; unreadable inputs go to ``errors``."""
-    from .sources import expand_paths, load_input
+def load_articles(
+    sources: Iterable[str | Path], errors: list[str], *, pattern: str | None = None, fetch_timeout_s: float = 20.0
+) -> Iterator[Article]:
+    """Articles from files, directories, globs, stdin, URLs and feeds (the same reader as
+    ``summarise``), lazily; unreadable inputs go to ``errors`` as one line each."""
+    from .collect import Collector
 
-    for item in expand_paths(sources, pattern=pattern):
-        try:
-            yield load_input(item)
-        except InputError as exc:
-            errors.append(str(exc))
+    failures: list = []
+
+    def drain() -> None:
+        errors.extend(f"{f.source}: {f.reason}" for f in failures)
+        failures.clear()
+
+    with Collector(timeout_s=fetch_timeout_s, pattern=pattern) as collector:
+        for article in collector.iter_articles(sources, failures):
+            drain()
+            yield article
+    drain()
 
 
 # ------------------------------------------------------------------------------------------
@@ -395,7 +405,7 @@ def _line_problem(line: dict[str, Any]) -> tuple[str, bool] | None:
     if error:
         code = str(error.get("code") or "") if isinstance(error, dict) else ""
         message = str(error.get("message") or error) if isinstance(error, dict) else str(error)
-        return f"{code or 'error'}: {message}"[:300], code in _RETRYABLE_ERROR_CODES or not code
+        return redact(f"{code or 'error'}: {message}")[:300], code in _RETRYABLE_ERROR_CODES or not code
     if not isinstance(response, dict):
         return "the result line has no response", True
     status = response.get("status_code")
@@ -404,7 +414,7 @@ def _line_problem(line: dict[str, Any]) -> tuple[str, bool] | None:
         message = body
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             message = body["error"].get("message") or body["error"]
-        text = f"the endpoint answered {status}: {message}"[:300]
+        text = redact(f"the endpoint answered {status}: {message}")[:300]
         retryable = not isinstance(status, int) or is_retryable_status(status)
         return text, retryable
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
@@ -442,7 +452,7 @@ def _same_model(asked: str, answered: str | None) -> bool:
 
 
 def _fail_reason(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:300]
+    return (redact(str(exc).splitlines()[0]) or "")[:300]
 
 
 class _Importer:
@@ -458,7 +468,8 @@ class _Importer:
         if row.custom_id in self._repair_ids:
             return
         self._repair_ids.add(row.custom_id)
-        self.repair.write(request_line(row.custom_id, self.conversations.session(row, article).request()))
+        # The re-ask carries the last reply: a reply that echoed a key loses it here, as in the store.
+        self.repair.write(redact(request_line(row.custom_id, self.conversations.session(row, article).request())))
 
     def chunk(self, lines: list[tuple[int, str]]) -> None:
 
@@ -923,7 +934,8 @@ async def _run_lines(
 
     def write(custom_id: str, response: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
         record = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id, "response": response, "error": error}
-        out.write(_dumps(record) + "\n")
+        # A server may echo the key in its body; the result file never keeps it (JSON stays valid).
+        out.write(redact(_dumps(record), (api_key,)) + "\n")
         out.flush()
 
     async def one(client: httpx.AsyncClient, number: int, text: str) -> None:

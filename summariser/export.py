@@ -10,7 +10,9 @@ number. Only the newest result per cache key (same article, prompt, model and sc
 Formats
     json    one array of ArticleSummary objects
     jsonl   one ArticleSummary object per line
-    csv     UTF-8, a header row, RFC 4180 quoting (text with commas, quotes and newlines is safe)
+    csv     UTF-8, a header row, RFC 4180 quoting (text with commas, quotes and newlines is safe);
+            a cell that starts with = + - @, a tab or CR gets a leading ' so no spreadsheet runs it
+            as a formula (OWASP's advice against CSV injection; see csvsafe.py)
 
 Tables (``--table``; for json/jsonl anything but ``summaries`` gives the same rows as objects)
     summaries      one row per article:
@@ -55,6 +57,7 @@ from typing import IO, Any, Literal
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from .csvsafe import safe_row
 from .errors import ConfigError, ExportError
 from .files import atomic_open, fsync_directory
 from .schema import ArticleSummary, output_json_schema
@@ -210,7 +213,7 @@ def _write_csv(handle: IO[str], records: Iterable[tuple[int, dict[str, Any]]], t
     count = 0
     for run_id, record in records:
         for row in table_rows(table, run_id, record):
-            writer.writerow([_csv_value(row[column]) for column in columns])
+            writer.writerow(safe_row(_csv_value(row[column]) for column in columns))
             count += 1
     return count
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,7 @@ class Outcome:
     summary: ArticleSummary | None = None
     error: SummariserError | None = None
     cached: bool = False
+    duration_s: float = 0.0  # wall time spent on it in this run (0 for a cache hit)
 
     @property
     def ok(self) -> bool:
@@ -74,6 +75,9 @@ class Summariser:
         self._client = client
         self._mode: str | None = None if self.settings.mode == "auto" else self.settings.mode
         self._endpoint: Settings | None = None
+        # The first error that would hit every article (bad key, no such model, nothing
+        # listening): once set, no further article is sent (see ``SummariserError.stops_run``).
+        self.stopped: SummariserError | None = None
 
     # -- endpoint ----------------------------------------------------------------------
     def endpoint(self) -> Settings:
@@ -127,7 +131,11 @@ class Summariser:
         if self.store is None or refresh:
             return None
         hit = self.store.get_cached(self.key_for(article))
-        return Outcome(article, summary=hit, cached=True) if hit is not None else None
+        if hit is None:
+            return None
+        # Same text, maybe read from elsewhere this time: describe the source as read now.
+        hit = hit.model_copy(update={"provenance": hit.provenance.model_copy(update={"source": article.source_info()})})
+        return Outcome(article, summary=hit, cached=True)
 
     def _start_run(self, article: Article) -> int | None:
         if self.store is None:
@@ -147,11 +155,13 @@ class Summariser:
         duration = time.monotonic() - started
         if exc is None:
             summary = build_summary(session, article, endpoint=self.endpoint().endpoint_host, duration_s=duration)
-            outcome = Outcome(article, summary=summary)
+            outcome = Outcome(article, summary=summary, duration_s=duration)
         else:
             if isinstance(exc, LLMError) and not exc.attempt_log:
                 exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
-            outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)))
+            outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)), duration_s=duration)
+            if outcome.error is not None and outcome.error.stops_run and self.stopped is None:
+                self.stopped = outcome.error
         if self.store is not None and run_id is not None:
             self._save_attempts(run_id, session)
             self.store.finish_run(
@@ -192,6 +202,8 @@ class Summariser:
         cached = self._cached(article, refresh)
         if cached is not None:
             return cached
+        if self.stopped is not None:
+            return Outcome(article, error=self.stopped)
         run_id = self._start_run(article)
         session, started = self._session(article), time.monotonic()
         try:
@@ -229,6 +241,8 @@ class Summariser:
         cached = self._cached(article, refresh)
         if cached is not None:
             return cached
+        if self.stopped is not None:
+            return Outcome(article, error=self.stopped)
         run_id = self._start_run(article)
         session, started = self._session(article), time.monotonic()
         try:
@@ -259,8 +273,22 @@ class Summariser:
         assert outcome.summary is not None
         return outcome.summary
 
+    def run_many(self, articles: Iterable[Article], *, refresh: bool = False) -> Iterator[Outcome]:
+        """Summarise many articles one after another, yielding each outcome.
+
+        Raises the first error that would fail every article alike (``stops_run``: a wrong key,
+        no such model, nothing listening) instead of sending the rest."""
+        for article in articles:
+            outcome = self.run(article, refresh=refresh)
+            if outcome.error is not None and outcome.error.stops_run:
+                raise outcome.error
+            yield outcome
+
     async def arun_many(self, articles: Iterable[Article], *, refresh: bool = False) -> AsyncIterator[Outcome]:
-        """Summarise many articles with at most ``settings.concurrency`` in flight, yielding as they finish."""
+        """Summarise many articles with at most ``settings.concurrency`` in flight, yielding as they finish.
+
+        Like :meth:`run_many`, raises an error that ``stops_run`` once it happens; articles not
+        yet sent are not sent."""
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
         async def one(article: Article) -> Outcome:
@@ -270,7 +298,10 @@ class Summariser:
         tasks = [asyncio.ensure_future(one(a)) for a in articles]
         try:
             for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+                outcome = await next_done
+                if outcome.error is not None and outcome.error.stops_run:
+                    raise outcome.error
+                yield outcome
         finally:
             for task in tasks:
                 task.cancel()

@@ -40,6 +40,7 @@ from pydantic import ValidationError
 
 from .article import Article
 from .errors import ConfigError, StoreError
+from .redaction import redact
 from .schema import ArticleSummary, Attempt, Usage
 
 BUSY_TIMEOUT_S = 30.0
@@ -577,9 +578,9 @@ class Store:
                 (
                     run_id,
                     attempt.number,
-                    json.dumps(attempt.messages, ensure_ascii=False, default=str),
-                    attempt.reply,
-                    json.dumps(attempt.errors, ensure_ascii=False),
+                    redact(json.dumps(attempt.messages, ensure_ascii=False, default=str)),
+                    redact(attempt.reply),
+                    redact(json.dumps(attempt.errors, ensure_ascii=False)),
                     attempt.finish_reason,
                     attempt.usage.prompt_tokens,
                     attempt.usage.completion_tokens,
@@ -611,7 +612,7 @@ class Store:
                 "total_tokens = ?, duration_s = ?, finished_at = ? WHERE id = ?",
                 (
                     status,
-                    error,
+                    redact(error),
                     attempts,
                     usage.prompt_tokens,
                     usage.completion_tokens,
@@ -624,7 +625,7 @@ class Store:
             if summary is not None:
                 conn.execute(
                     "INSERT OR REPLACE INTO results (run_id, cache_key, summary) VALUES (?, ?, ?)",
-                    (run_id, row["cache_key"], summary.model_dump_json()),
+                    (run_id, row["cache_key"], redact(summary.model_dump_json())),
                 )
 
     # -- reading ----------------------------------------------------------------------------
@@ -782,7 +783,7 @@ class Store:
             row.prompt_sha256,
             row.model,
             json.dumps(row.params, sort_keys=True),
-            json.dumps(row.state, ensure_ascii=False) if row.state is not None else None,
+            redact(json.dumps(row.state, ensure_ascii=False)) if row.state is not None else None,
             row.started_at or now,
             now,
         )
@@ -858,7 +859,7 @@ class Store:
                     continue
                 cursor = conn.execute(
                     "UPDATE batch_requests SET status = ?, error = ?, updated_at = ? WHERE custom_id = ? AND status = 'pending'",
-                    (record.status, record.error, now, request.custom_id),
+                    (record.status, redact(record.error), now, request.custom_id),
                 )
                 if not cursor.rowcount:
                     continue
@@ -874,7 +875,7 @@ class Store:
                         request.cache_key, request.article_sha256, request.source, name, version,
                         request.prompt_sha256, request.model, _endpoint_host(record.endpoint),
                         json.dumps(request.params | {"batch": request.custom_id}, sort_keys=True),
-                        "ok" if record.status == "done" else "failed", record.error, len(record.attempts),
+                        "ok" if record.status == "done" else "failed", redact(record.error), len(record.attempts),
                         usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, record.duration_s,
                         request.started_at or now, now, os.getpid(), self._host,
                     ),
@@ -884,8 +885,8 @@ class Store:
                     "completion_tokens, total_tokens, latency_s, transport_retries) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
-                            run_id, a.number, json.dumps(a.messages, ensure_ascii=False, default=str), a.reply,
-                            json.dumps(a.errors, ensure_ascii=False), a.finish_reason, a.usage.prompt_tokens,
+                            run_id, a.number, redact(json.dumps(a.messages, ensure_ascii=False, default=str)), redact(a.reply),
+                            redact(json.dumps(a.errors, ensure_ascii=False)), a.finish_reason, a.usage.prompt_tokens,
                             a.usage.completion_tokens, a.usage.total_tokens, a.latency_s, a.transport_retries,
                         )
                         for a in record.attempts
@@ -894,7 +895,7 @@ class Store:
                 if record.summary is not None:
                     conn.execute(
                         "INSERT INTO results (run_id, cache_key, summary) VALUES (?, ?, ?)",
-                        (run_id, request.cache_key, record.summary.model_dump_json()),
+                        (run_id, request.cache_key, redact(record.summary.model_dump_json())),
                     )
                 conn.execute("UPDATE batch_requests SET run_id = ? WHERE custom_id = ?", (run_id, request.custom_id))
         return applied

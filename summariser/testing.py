@@ -44,11 +44,13 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = [
     "DelayStep",
     "ErrorStep",
+    "FakeModel",
     "RawStep",
     "ReplyStep",
     "Responder",
     "ScriptedLLM",
     "Step",
+    "briefing_responder",
     "delay",
     "error",
     "grounded_responder",
@@ -279,6 +281,75 @@ def _refs_reply(body: dict[str, Any], *, repair: bool) -> dict[str, Any]:
     }
 
 
+def _user_text(body: dict[str, Any]) -> str:
+    return next((_message_text(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"), "")
+
+
+def _schema_name(body: dict[str, Any]) -> str | None:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+
+
+def is_story_request(body: dict[str, Any]) -> bool:
+    """A request for one story's words (the ``story`` prompt)."""
+    return _schema_name(body) == "story" or "<story>" in _user_text(body)
+
+
+def is_briefing_request(body: dict[str, Any]) -> bool:
+    """A request for a briefing's overview, themes and ranking (the ``briefing`` prompt)."""
+    return _schema_name(body) == "briefing" or "<articles>" in _user_text(body)
+
+
+def _lines(body: dict[str, Any], tag: str) -> list[dict[str, Any]]:
+    match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", _user_text(body), re.S)
+    return [json.loads(line) for line in match.group(1).splitlines() if line.strip()] if match else []
+
+
+def story_draft_for(body: dict[str, Any]) -> dict[str, Any]:
+    """A valid ``StoryDraft`` for a story request: the lead headline, the summaries joined, headlines as evidence."""
+    lines = _lines(body, "story")
+    if not lines:
+        return {"headline": "Story", "synthesis": "No articles.", "evidence": []}
+    synthesis = " ".join(_split_sentences(line.get("summary", ""))[0] for line in lines if line.get("summary"))
+    return {
+        "headline": _cut_at_word(lines[0].get("headline", "Story"), 140),
+        "synthesis": _cut_at_word(synthesis or lines[0].get("headline", "Story"), 700),
+        "evidence": [{"article_id": line["id"], "quote": line["headline"]} for line in lines[:3] if line.get("headline")],
+    }
+
+
+def briefing_draft_for(body: dict[str, Any]) -> dict[str, Any]:
+    """A valid ``BriefingDraft`` citing the ids (and quoting the headlines) in a briefing request."""
+    user = _user_text(body)
+    stories = []
+    for data in _lines(body, "articles"):
+        ids = [data["id"]] if "id" in data else data["article_ids"]
+        quote = data.get("headline") or next(iter(data.get("evidence") or []), None)
+        stories.append({
+            "headline": _cut_at_word(data.get("headline") or data["story"], 140),
+            "synthesis": _cut_at_word(data.get("summary") or data["synthesis"], 700),
+            "article_ids": ids[:12],
+            "evidence": [{"article_id": ids[0], "quote": quote}] if quote else [],
+        })
+    found = re.search(r"Participants: (.*)", user)
+    names = [n for n in (found.group(1).split("; ") if found else []) if n and n != "(none)"]
+    all_ids = [i for s in stories for i in s["article_ids"]]
+    return {
+        "overview": "The day's news in brief.",
+        "top_stories": stories[:10],
+        "themes": [{"name": "Everything", "summary": "All the articles.", "article_ids": all_ids[:30]}] if all_ids else [],
+        "key_people": [{"name": n, "note": f"{n} matters today."} for n in names[:2]],
+    }
+
+
+def briefing_responder(body: dict[str, Any]) -> dict[str, Any]:
+    """Valid replies for every request a briefing makes: summaries, story words, the overview."""
+    if is_story_request(body):
+        return story_draft_for(body)
+    if is_briefing_request(body):
+        return briefing_draft_for(body)
+    return grounded_responder(body)
+
+
 @functools.cache
 def _caps() -> dict[str, int]:
     """The schema's maxLength caps ("headline", "KeyFact.quote", ...), so replies always fit."""
@@ -468,6 +539,15 @@ def _stream(completion: dict[str, Any], *, include_usage: bool) -> bytes:
 # The server
 
 
+def _split_path(raw: str) -> tuple[str, dict[str, list[str]]]:
+    """A request target as (path without the optional ``/v1`` prefix, query)."""
+    url = urlsplit(raw)
+    path = url.path.rstrip("/") or "/"
+    if path.startswith("/v1/") or path == "/v1":
+        path = path[3:] or "/"
+    return path, parse_qs(url.query)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -529,12 +609,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         # Read the whole body before answering, whatever the path, so keep-alive stays in sync.
         body = self._read_body()
-        url = urlsplit(self.path)
-        path = url.path.rstrip("/") or "/"
-        if path.startswith("/v1/") or path == "/v1":
-            path = path[3:] or "/"
+        path, query = _split_path(self.path)
         try:
-            answer = self.server.llm._route(method, path, parse_qs(url.query), body, dict(self.headers))
+            answer = self.server.llm._route(method, path, query, body, dict(self.headers))
         except Exception as exc:  # a bug in a responder: show it to the test, don't hang it
             answer = _Answer(500, _error_body(f"ScriptedLLM failed: {exc!r}", type="server_error"))
         self._send(answer)
@@ -1005,3 +1082,94 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | No
             fields[field_name] = (disposition.get_filename(), data)
     return fields
 
+
+
+# --------------------------------------------------------------------------------------------
+# In-process fake
+
+
+class FakeModel(ScriptedLLM):
+    """The same scripting as :class:`ScriptedLLM`, answered in-process: no port, no thread.
+
+    For your own unit tests: the real ``openai`` client and summariser's whole retry and
+    grounding path run unchanged, over ``httpx.MockTransport`` instead of a socket::
+
+        from summariser.testing import FakeModel, error, reply
+
+        fake = FakeModel()                                   # grounded replies by default
+        fake.enqueue(error(429, headers={"Retry-After": "0"}), reply({"headline": "..."}))
+        with fake.summariser() as s:                         # or Summariser(settings, client=fake.client(settings))
+            outcome = s.summarise(text)
+        assert fake.chat_count == 2
+
+    ``delay()`` steps are not slept (unit tests stay fast); a delay at or above the client's read
+    timeout raises ``httpx.ReadTimeout`` at once, as a slow server would after the timeout. For
+    real latency, keep-alive or concurrency tests use :class:`ScriptedLLM`.
+    """
+
+    BASE_URL = "http://fake-model.invalid/v1"
+
+    def __init__(self, *, responder: Responder | None = None) -> None:
+        super().__init__(responder=responder)
+        self._request: Any = None
+        self._serial = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self.BASE_URL
+
+    def start(self) -> FakeModel:  # nothing to start: answers are computed in the caller's thread
+        return self
+
+    def stop(self) -> None:
+        pass
+
+    def transport(self) -> Any:
+        """An ``httpx.MockTransport`` (sync and async) that answers like the scripted server."""
+        import httpx
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            path, query = _split_path(request.url.raw_path.decode("ascii"))
+            with self._serial:  # one request at a time: _answer reads the request being served
+                self._request = request
+                try:
+                    answer = self._route(request.method, path, query, request.content, dict(request.headers))
+                finally:
+                    self._request = None
+            headers = [("content-type", answer.content_type), ("x-request-id", self._new_id("req_")), *answer.headers]
+            return httpx.Response(answer.status, content=answer.to_bytes(), headers=headers)
+
+        return httpx.MockTransport(handle)
+
+    def _answer(self, step: Step, body: dict[str, Any], *, wait: bool) -> _Answer:
+        waited, probe = 0.0, step
+        while isinstance(probe, DelayStep):
+            waited += probe.seconds
+            probe = _as_step(probe.then) if probe.then is not None else None
+        request = self._request
+        timeout = ((request.extensions.get("timeout") or {}).get("read") if request is not None else None)
+        if waited and timeout is not None and waited >= timeout:
+            import httpx
+
+            raise httpx.ReadTimeout(f"FakeModel: a {waited:g}s delay at a {timeout:g}s read timeout", request=request)
+        return super()._answer(step, body, wait=False)
+
+    def settings(self, **values: Any) -> Any:
+        """Settings pointed at this fake (no config file or environment is read)."""
+        from .config import Settings
+
+        values = {"base_url": self.BASE_URL, "api_key": "fake-key", "model": DEFAULT_MODEL, **values}
+        return Settings(**values)
+
+    def client(self, settings: Any = None) -> Any:
+        """A ``ChatClient`` whose requests this fake answers."""
+        from .llm import ChatClient
+
+        return ChatClient(settings or self.settings(), transport=self.transport())
+
+    def summariser(self, settings: Any = None, **kwargs: Any) -> Any:
+        """A ``Summariser`` wired to this fake (``kwargs`` go to ``Summariser``: prompt, store)."""
+        from .extract import Summariser
+
+        settings = settings or self.settings()
+        return Summariser(settings, client=self.client(settings), **kwargs)

@@ -18,6 +18,7 @@ RELEASED = {
     "article/v2.toml": "bbcc074bd978",
     "article/v6.toml": "f7bae36c72d0",
     "briefing/v1.toml": "10a9bee0b04e",
+    "story/v1.toml": "a8a503c7638c",
 }
 
 

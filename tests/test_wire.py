@@ -252,7 +252,7 @@ def test_the_default_responder_answers_refs_prompts(llm, settings, seed_text):
     assert summary.provenance.attempts == 1 and summary.key_facts and summary.grounding.grounding_rate == 1.0
 
 
-def test_a_1_1_summary_without_request_records_still_loads(llm, settings, seed_text):
+def test_a_1_2_summary_without_request_records_still_loads(llm, settings, seed_text):
     from summariser.schema import SCHEMA_VERSION, ArticleSummary
 
     llm.enqueue(reply(_reply()))
@@ -260,7 +260,7 @@ def test_a_1_1_summary_without_request_records_still_loads(llm, settings, seed_t
         old = s.summarise(seed_text).model_dump(mode="json")
     del old["provenance"]["requests"]
     assert ArticleSummary.model_validate(old).provenance.requests == []
-    assert SCHEMA_VERSION == "1.2"
+    assert SCHEMA_VERSION == "1.3"
 
 
 def test_a_reporter_named_only_in_the_byline_is_kept_out_without_a_repair(llm, settings, seed_text):

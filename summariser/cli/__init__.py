@@ -134,12 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SummariserError as exc:
         if debug:
-            traceback.print_exc()
-        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+            _print_traceback()
+        from ..endpoint import explain_error
+        from ._common import last_settings
+
+        err_console.print(f"[bold red]Error:[/] {escape(explain_error(exc, last_settings()))}", markup=True, soft_wrap=True)
         return exc.exit_code
     except Exception as exc:  # the boundary: no traceback unless asked
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         else:
             err_console.print(
                 f"[bold red]Error:[/] unexpected {type(exc).__name__}: {escape(str(exc))} (rerun with SUMMARISER_DEBUG=1 for a traceback)",
@@ -148,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 1
     return 0
+
+
+def _print_traceback() -> None:
+    from ..redaction import redact
+
+    # Exception messages quote what servers said: redacted like every other error text.
+    sys.stderr.write(redact(traceback.format_exc()) or "")
 
 
 def run() -> None:

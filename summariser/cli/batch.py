@@ -14,8 +14,9 @@ from rich.table import Table
 
 from .. import batch as batch_lib
 from ..config import Settings
+from ..endpoint import describe_endpoint
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json
+from ._common import SOURCES_HELP, BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
 
 app = typer.Typer(
     help="Summarise many articles through batch files: the OpenAI Batch API, `vllm run-batch`, or locally.\n\n"
@@ -98,7 +99,7 @@ def _render_import(report: batch_lib.ImportReport) -> None:
 
 @app.command("prepare")
 def prepare_command(
-    sources: Annotated[list[str], typer.Argument(help=f"Article files, directories of them, or - for stdin. {DIRECTORY_HELP}", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help=f"{SOURCES_HELP} {DIRECTORY_HELP}", show_default=False)],
     glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Request file to write; split into NAME-001.jsonl... past 50,000 lines or 200 MB.")] = Path("requests.jsonl"),
     prompt: PromptOpt = None,
@@ -108,6 +109,7 @@ def prepare_command(
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies per article before it fails for good (repairs included). Default: 3.", show_default=False)] = None,
     strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded. Default: --no-strict.", show_default=False)] = None,
     db: DbOpt = None,
+    fetch_timeout: FetchTimeoutOpt = 20.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Write one chat-completions request per article not already summarised.
@@ -125,7 +127,7 @@ def prepare_command(
     errors: list[str] = []
     with _store(settings) as store, _progress("Preparing", None) as progress:
         report = batch_lib.prepare_batch(
-            batch_lib.load_articles(sources, errors, pattern=glob), out, store=store, settings=settings,
+            batch_lib.load_articles(sources, errors, pattern=glob, fetch_timeout_s=fetch_timeout), out, store=store, settings=settings,
             on_progress=lambda r: _advance(progress, r.articles),
         )
     report.input_errors = errors
@@ -153,6 +155,7 @@ def submit_command(
     files: Annotated[list[Path], typer.Argument(help="Request files from `batch prepare`.", show_default=False)],
     base_url: BaseUrlOpt = None,
     db: DbOpt = None,
+    retry_budget: RetryBudgetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Upload request files and start Batch API jobs (24 h window); job ids are kept in the store.
@@ -161,7 +164,7 @@ def submit_command(
 
       OPENAI_API_KEY=sk-... summariser batch submit requests.jsonl
     """
-    settings = load_settings(base_url=base_url, db_path=db)
+    settings = load_settings(base_url=base_url, db_path=db, retry_budget_s=retry_budget)
     with _store(settings) as store:
         for path in files:
             job = batch_lib.submit_batch(path, store=store, settings=settings)
@@ -185,6 +188,7 @@ def status_command(
     interval: Annotated[float, typer.Option("--interval", min=0.01, help="Seconds between polls with --wait.")] = 30.0,
     base_url: BaseUrlOpt = None,
     db: DbOpt = None,
+    retry_budget: RetryBudgetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a Batch API job (or list known jobs).
@@ -195,7 +199,7 @@ def status_command(
 
       summariser batch status batch_abc123 --wait
     """
-    settings = load_settings(base_url=base_url, db_path=db)
+    settings = load_settings(base_url=base_url, db_path=db, retry_budget_s=retry_budget)
     with _store(settings) as store:
         if batch_id is None:
             jobs = store.list_batch_jobs()
@@ -231,6 +235,7 @@ def collect_command(
     repair: Annotated[Path | None, typer.Option("--repair", help="Repair file to write (default: BATCH_ID.repair.jsonl in --out-dir).", show_default=False)] = None,
     base_url: BaseUrlOpt = None,
     db: DbOpt = None,
+    retry_budget: RetryBudgetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Download a finished job's output and error files and import them.
@@ -241,7 +246,7 @@ def collect_command(
 
       */30 * * * *  summariser batch collect --out-dir /data/batches
     """
-    settings = load_settings(base_url=base_url, db_path=db)
+    settings = load_settings(base_url=base_url, db_path=db, retry_budget_s=retry_budget)
     problems = False
     with _store(settings) as store:
         ids = [batch_id] if batch_id else [job.id for job in store.list_batch_jobs(uncollected=True)]
@@ -347,5 +352,10 @@ def run_command(
             err_console.print(f"[bold red]invalid[/] {escape(message)}")
         if imported is not None:
             _render_import(imported)
+    if report.errors:
+        err_console.print(
+            f"[bold red]Error:[/] {report.errors:,} request(s) got no answer (each line's error field in {escape(str(out))} says why); "
+            f"tried {escape(describe_endpoint(settings, per_request=True))}"
+        )
     if report.errors or report.invalid_lines or (imported is not None and not imported.ok):
         raise typer.Exit(1)

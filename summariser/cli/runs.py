@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ..config import Settings
 from ..errors import StoreError
+from ..redaction import redact
 from ..store import RUN_STATUSES, RunDetail, RunRow, Store
 from ..timeutil import parse_since
 from ._common import DbOpt, pipe_console
@@ -128,7 +129,7 @@ def show_command(
     with open_existing_store(db) as store:
         detail = store.get_run(run_id)
     if as_json or format is OutputFormat.json:
-        typer.echo(json.dumps(detail.to_dict(), indent=2, ensure_ascii=False))
+        typer.echo(redact(json.dumps(detail.to_dict(), indent=2, ensure_ascii=False)))
         return
     _print_detail(pipe_console(), detail, full=full)
 
@@ -150,7 +151,7 @@ def _print_detail(console: Console, detail: RunDetail, *, full: bool) -> None:
     )
     console.print(f"  params    {escape(json.dumps(detail.params, sort_keys=True))}")
     if run.error:
-        console.print(f"  [red]error[/red]     {escape(run.error)}")
+        console.print(f"  [red]error[/red]     {escape(redact(run.error))}")
 
     summary = detail.summary
     if summary is not None:
@@ -191,11 +192,11 @@ def _print_detail(console: Console, detail: RunDetail, *, full: bool) -> None:
                if attempt.transport_retries else "")
         )
         for error in attempt.errors:
-            console.print(f"  [red]✗[/red] {escape(error)}")
+            console.print(f"  [red]✗[/red] {escape(redact(error))}")
         if full:
             for message in attempt.messages:
                 console.print(f"  [dim]{escape(str(message.get('role', '?')))}:[/dim] {escape(str(message.get('content', '')))}")
         reply = attempt.reply if attempt.reply is not None else "(no reply)"
         if not full and len(reply) > 300:
             reply = reply[:300] + f"… ({len(reply):,} chars; --full shows all)"
-        console.print(f"  [dim]reply:[/dim] {escape(reply)}")
+        console.print(f"  [dim]reply:[/dim] {escape(redact(reply))}")

