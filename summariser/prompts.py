@@ -53,7 +53,7 @@ class _PromptFile(BaseModel):
     user: str
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
     constrain_quotes: bool = False
-    hints: Literal["names", "bare-names", "ner"] = "names"
+    hints: Literal["names", "bare-names", "ner", "candidates"] = "names"
     evidence: Literal["first", "last"] = "first"
     reply: Literal["draft", "refs"] = "draft"
 

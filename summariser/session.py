@@ -120,7 +120,11 @@ class ArticleTask:
         self._text = _article_text(self.article.text, self.fuzzy_threshold)
 
     def variables(self, prompt: Prompt) -> dict[str, Any]:
-        if prompt.hints == "ner":
+        if prompt.hints == "candidates":
+            from .names import candidate_hints
+
+            names = candidate_hints(self.article.text)
+        elif prompt.hints == "ner":
             from .ner import hint_names
 
             names = hint_names(self.article.text)
@@ -490,7 +494,14 @@ class Session(Generic[Draft]):
             self._problems = [f"{item}: {reasons[0]}" for item, reasons in failed.items()]
             raise ReplyRejected(self._problems)
         self._repair = {}
-        return self._keep_grounded(draft, grounding)
+        kept = self._keep_grounded(draft, grounding)
+        if self.prompt.hints == "candidates":
+            # After grounding (every name was checked against the article as the model wrote
+            # it): demonyms and capitals merged into their country, surnames into full names.
+            from .names import normalise_draft_names
+
+            kept = normalise_draft_names(kept, self.task.article.text)
+        return kept
 
     def _truncated(self, content: str) -> Draft:
         # A cut-off or looping reply is not a schema error: re-asking with the same limit would

@@ -56,7 +56,7 @@ def test_quotes_are_the_cited_sentences_verbatim_with_offsets(llm, settings, see
     assert seed_text[stance.quote_start : stance.quote_end] == stance.quote
     assert sentences[9].text.startswith(stance.quote) and len(stance.quote) <= wire.QUOTE_MAX_CHARS
     assert summary.grounding.grounding_rate == 1.0 and summary.provenance.attempts == 1
-    assert [p.aliases for p in summary.participants] == [[], []]
+    assert [p.aliases for p in summary.participants] == [["Wang"], ["Lavrov"]]  # from names.py, not the model
     assert summary.provenance.prompt_version == 6
 
 
@@ -273,3 +273,20 @@ def test_a_reporter_named_only_in_the_byline_is_kept_out_without_a_repair(llm, s
     assert summary.provenance.attempts == 1
     (dropped,) = summary.grounding.unverified
     assert dropped.path == "participants[1]" and "byline" in dropped.reason and "Lidia Kelly" in dropped.item
+
+
+def test_candidates_are_the_hints_and_names_are_merged_after_grounding(llm, settings, seed_text):
+    first = _reply(participants=[
+        {"name": "Moscow", "kind": "country", "role": "host government"},
+        {"name": "Russian", "kind": "country", "role": "officials"},
+        LAVROV, {"name": "Lavrov", "kind": "person", "role": "minister"},
+    ], stances=[{"holder": "Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}])
+    llm.enqueue(reply(first))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert "Russia (country; also Russian, Moscow)" in llm.requests[0]["messages"][1]["content"]
+    names = [p.name for p in summary.participants]
+    assert names.count("Russia") == 1 and "Moscow" not in names and "Russian" not in names
+    assert names.count("Sergei Lavrov") == 1 and "Lavrov" not in names
+    assert {"Moscow", "Russian"} <= set(next(p for p in summary.participants if p.name == "Russia").aliases)
+    assert [s.holder for s in summary.stances] == ["Sergei Lavrov"]
