@@ -16,7 +16,7 @@ PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 RELEASED = {
     "article/v1.toml": "a6fbb1de0cb4",
     "article/v2.toml": "bbcc074bd978",
-    "article/v6.toml": "ce3fa023eaaf",
+    "article/v6.toml": "bb291804b0c2",
     "briefing/v1.toml": "10a9bee0b04e",
     "story/v1.toml": "a8a503c7638c",
 }
