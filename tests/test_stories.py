@@ -224,3 +224,13 @@ def test_a_story_larger_than_the_budget_is_written_from_the_summaries_that_fit(c
     assert 1 <= len(moscow.written_from) < 4 and moscow.written_from == moscow.article_ids[: len(moscow.written_from)]
     for body in story_bodies:
         assert sum(len(m["content"]) for m in body["messages"]) // 4 + body["max_tokens"] <= 1100 + 50
+
+
+def test_a_country_is_one_participant_whatever_name_stands_for_it():
+    # "Moscow" (its capital) and "Russian" (its demonym) both stand for Russia: with Sergei Lavrov
+    # in both, that is a shared person and a shared country, though no name is written alike.
+    a = _made("a", ["Sergei Lavrov", "Moscow"], ["The minister spoke about grain exports", "Prices rose"])
+    b = _made("b", ["Sergei Lavrov", "Russian"], ["A treaty on river fishing was signed", "Boats wait"])
+    c = _made("c", ["Sergei Lavrov", "Oslo"], ["A treaty on river fishing was signed", "Boats wait"])
+    assert clusters_of([a, b]) == [["a", "b"]]
+    assert sorted(map(sorted, clusters_of([a, c]))) == [["a"], ["c"]]
