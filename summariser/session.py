@@ -41,6 +41,7 @@ from .schema import (
 
 Draft = TypeVar("Draft", bound=BaseModel)
 MAX_PROBLEMS_LISTED = 12
+MAX_CANDIDATE_HINTS = 25  # as many names as the other hint sources give
 REASK_TEMPERATURE_STEP = 0.2
 _RUN_ON = re.compile(r"(.{24,}?)\1{2,}", re.DOTALL)
 
@@ -116,6 +117,16 @@ class ArticleTask:
         self._text = _article_text(self.article.text, self.fuzzy_threshold)
 
     def variables(self, prompt: Prompt) -> dict[str, Any]:
+        if prompt.hints == "candidates":
+            from .names import candidates
+
+            found = candidates(self.article.text, limit=MAX_CANDIDATE_HINTS)
+            return {
+                "article": self.article.text,
+                "title": self.article.title,
+                "names": [c.mention for c in found],
+                "candidates": found,
+            }
         if prompt.hints == "ner":
             from .ner import hint_names
 
@@ -474,6 +485,16 @@ def result_options(settings: Any) -> str:
     return ",".join(parts)
 
 
+def tidy_participants(draft: SummaryDraft, article: Article) -> SummaryDraft:
+    """After grounding, one entry per participant: "Moscow", "Russia" and "Russian" become one
+    "Russia", "Lavrov" joins "Sergei Lavrov", and stance holders are renamed to match
+    (``names.normalise_draft_names``). Grounding ran first, on the names as the model wrote
+    them: a canonical name the article does not write ("United States") keeps the alias it does."""
+    from .names import normalise_draft_names
+
+    return normalise_draft_names(draft, article.text)
+
+
 def build_summary(
     session: Session[SummaryDraft],
     article: Article,
@@ -507,6 +528,7 @@ def build_summary(
     )
     # The draft's fields are already validated (ArticleSummary adds no validator to them), so
     # they are reused as they are instead of being dumped and validated a second time.
-    fields = {name: getattr(session.draft, name) for name in SummaryDraft.model_fields}
-    fields["key_facts"], fields["stances"] = located_items(session.draft, session.grounding.verified)
+    draft = tidy_participants(session.draft, article)
+    fields = {name: getattr(draft, name) for name in SummaryDraft.model_fields}
+    fields["key_facts"], fields["stances"] = located_items(draft, session.grounding.verified)
     return ArticleSummary.model_construct(**fields, provenance=provenance, grounding=grounding)
