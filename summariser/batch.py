@@ -323,11 +323,15 @@ def load_articles(sources: Iterable[str | Path], errors: list[str], *, pattern: 
     """Articles from files/directories/stdin, lazily; unreadable inputs go to ``errors``."""
     from .sources import expand_paths, load_input
 
-    for item in expand_paths(sources, pattern=pattern):
+    empty: list[InputError] = []  # directories with no article files: reported, the rest still read
+    for item in expand_paths(sources, pattern=pattern, errors=empty):
+        errors.extend(str(exc) for exc in empty)
+        empty.clear()
         try:
             yield load_input(item)
         except InputError as exc:
             errors.append(str(exc))
+    errors.extend(str(exc) for exc in empty)
 
 
 # ------------------------------------------------------------------------------------------

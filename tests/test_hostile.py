@@ -160,3 +160,39 @@ def test_an_echoed_key_is_never_printed_stored_shown_or_written(llm, tmp_path):
     for path in files:
         data = path.read_bytes()
         assert KEY.encode() not in data and KEY_SHAPED.encode() not in data, path
+
+
+# -- item 2: an empty directory among the arguments -----------------------------------------
+
+
+def test_an_empty_directory_is_reported_and_the_rest_summarised(endpoint, llm, tmp_path):
+    empty, notes = tmp_path / "emptydir", tmp_path / "notes"
+    empty.mkdir()
+    notes.mkdir()
+    (notes / "README.md").write_text("not an article\n")  # a directory with no article files
+    result = run_cli("summarise", str(SEED_ARTICLE), str(empty), str(notes), "--format", "json", "--no-store", env=endpoint)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err  # some input gave nothing: exit 1, like an empty file
+    assert len(result.stdout.decode().splitlines()) == 1 and llm.chat_count == 1
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 2 and str(empty) in errors[0] + errors[1] and str(notes) in errors[0] + errors[1]
+    assert "Traceback" not in err
+
+
+def test_batch_prepare_skips_an_empty_directory(endpoint, tmp_path):
+    empty = tmp_path / "emptydir"
+    empty.mkdir()
+    requests = tmp_path / "requests.jsonl"
+    result = run_cli("batch", "prepare", str(empty), str(SEED_ARTICLE), "--out", str(requests), env=endpoint)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert len(requests.read_text().splitlines()) == 1
+    assert f"Error: {empty}: no " in err and "Traceback" not in err
+
+
+def test_briefing_lists_an_empty_directory_and_reads_the_rest(endpoint, tmp_path):
+    empty = tmp_path / "emptydir"
+    empty.mkdir()
+    result = run_cli("briefing", str(SEED_ARTICLE), str(empty), "--dry-run", "--out", str(tmp_path / "b.md"), env=endpoint)
+    out = result.stdout.decode() + result.stderr.decode()
+    assert str(empty) in out and SEED_ARTICLE.name in out and "Traceback" not in out

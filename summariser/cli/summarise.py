@@ -97,12 +97,16 @@ def summarise_command(
         out.mkdir(parents=True, exist_ok=True)
 
     loaded, failures = [], 0
-    for item in expand_paths(articles, pattern=glob):
+    empty: list[InputError] = []  # directories with no article files: reported, the rest still read
+    for item in expand_paths(articles, pattern=glob, errors=empty):
         try:
             loaded.append(load_input(item))
         except InputError as exc:
             failures += 1
             err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
+    for exc in empty:
+        failures += 1
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
 
     store = None
     if not no_store and loaded:
