@@ -303,10 +303,17 @@ def prepare_batch(
             writer.write(line)
         report.requests += len(lines)
 
+    from .limits import check_length
+
     chunk: list[Article] = []
     with SplitWriter(out, max_lines=max_lines, max_bytes=max_bytes) as writer:
         for article in articles:
             report.articles += 1
+            try:
+                check_length(article.text, max_chars=settings.max_chars)
+            except InputError as exc:  # never written, never paid for
+                report.input_errors.append(f"{article.label}: {exc}")
+                continue
             chunk.append(article)
             if len(chunk) >= CHUNK:
                 flush(chunk, writer)

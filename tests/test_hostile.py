@@ -196,3 +196,70 @@ def test_briefing_lists_an_empty_directory_and_reads_the_rest(endpoint, tmp_path
     result = run_cli("briefing", str(SEED_ARTICLE), str(empty), "--dry-run", "--out", str(tmp_path / "b.md"), env=endpoint)
     out = result.stdout.decode() + result.stderr.decode()
     assert str(empty) in out and SEED_ARTICLE.name in out and "Traceback" not in out
+
+
+# -- item 4: a size limit, checked before any request ----------------------------------------
+
+
+def _big_article(path: Path, chars: int) -> Path:
+    paragraph = SEED_ARTICLE.read_text(encoding="utf-8")
+    path.write_text((paragraph * (chars // len(paragraph) + 1))[:chars], encoding="utf-8")
+    return path
+
+
+def test_an_oversized_article_is_refused_before_any_request(endpoint, llm, tmp_path):
+    big = _big_article(tmp_path / "big.txt", 2_000_000)
+    result = run_cli("summarise", str(big), str(SEED_ARTICLE), "--format", "json", env=endpoint)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(big) in errors[0] and "--max-chars" in errors[0] and "2,000,000" in errors[0]
+    assert llm.chat_count == 1  # only the seed article was sent
+    sent = llm.requests[0]["messages"][1]["content"]
+    assert len(sent) < 100_000
+
+    longer = _big_article(tmp_path / "longer.txt", 120_000)  # over the default: the flag raises the limit
+    assert run_cli("summarise", str(longer), "--no-store", env=endpoint).returncode == 1
+    raised = run_cli("summarise", str(longer), "--max-chars", "150000", "--no-store", "--format", "json", env=endpoint)
+    assert raised.returncode == 0, raised.stderr.decode()
+    assert llm.chat_count == 2
+
+
+def test_max_chars_follows_flag_env_config_precedence(endpoint, llm, tmp_path):
+    home = Path(os.environ["SUMMARISER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("max_chars = 100\n")
+    args = ("summarise", str(SEED_ARTICLE), "--no-store", "--format", "json")
+    assert run_cli(*args, env=endpoint).returncode == 1  # the config file's limit
+    assert run_cli(*args, env={**endpoint, "SUMMARISER_MAX_CHARS": "1000000"}).returncode == 0  # env over config
+    flag = run_cli(*args, "--max-chars", "100", env={**endpoint, "SUMMARISER_MAX_CHARS": "1000000"})  # flag over env
+    assert flag.returncode == 1 and "over the limit of 100:" in flag.stderr.decode()
+    assert llm.chat_count == 1
+    shown = run_cli("config", "show", env=endpoint).stdout.decode()
+    assert "max_chars" in shown and "100" in shown
+
+
+def test_batch_prepare_leaves_out_an_oversized_article(endpoint, tmp_path):
+    big = _big_article(tmp_path / "big.txt", 150_000)
+    requests = tmp_path / "requests.jsonl"
+    result = run_cli("batch", "prepare", str(big), str(SEED_ARTICLE), "--out", str(requests), env=endpoint)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert len(requests.read_text().splitlines()) == 1
+    assert f"Error: {big}: the article is 150,000 characters" in err and "--max-chars" in err
+
+
+def test_the_embedded_models_context_is_checked_before_it_is_started(tmp_path):
+    from summariser.config import Settings
+    from summariser.errors import ContextLengthError
+    from summariser.extract import Summariser
+
+    # A missing model file: were the server started, this would fail with a ModelError instead.
+    settings = Settings.load(local_model=tmp_path / "missing.gguf")
+    assert settings.uses_local_model
+    text = _big_article(tmp_path / "long.txt", 40_000).read_text(encoding="utf-8")
+    with Summariser(settings) as summariser:
+        outcome = summariser.run(text)
+        assert summariser._endpoint is None  # no server was asked for
+    assert isinstance(outcome.error, ContextLengthError), outcome.error
+    assert "8,192 tokens" in str(outcome.error) and "shorten or split" in str(outcome.error)

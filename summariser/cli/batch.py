@@ -15,7 +15,7 @@ from rich.table import Table
 from .. import batch as batch_lib
 from ..config import Settings
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json
 
 app = typer.Typer(
     help="Summarise many articles through batch files: the OpenAI Batch API, `vllm run-batch`, or locally.\n\n"
@@ -107,6 +107,7 @@ def prepare_command(
     mode: ModeOpt = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies per article before it fails for good (repairs included). Default: 3.", show_default=False)] = None,
     strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded. Default: --no-strict.", show_default=False)] = None,
+    max_chars: MaxCharsOpt = None,
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -121,13 +122,14 @@ def prepare_command(
 
       summariser batch prepare news/*.txt -o batch.jsonl --model Qwen/Qwen2.5-7B-Instruct
     """
-    settings = load_settings(prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts, strict=strict, db_path=db, defaults={"mode": "json_schema"})
+    settings = load_settings(prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts, strict=strict, db_path=db, max_chars=max_chars, defaults={"mode": "json_schema"})
     errors: list[str] = []
     with _store(settings) as store, _progress("Preparing", None) as progress:
         report = batch_lib.prepare_batch(
             batch_lib.load_articles(sources, errors, pattern=glob), out, store=store, settings=settings,
             on_progress=lambda r: _advance(progress, r.articles),
         )
+    errors += report.input_errors  # articles over --max-chars, refused before any line was written
     report.input_errors = errors
     for message in errors:
         err_console.print(f"[bold red]Error:[/] {escape(message)}")

@@ -18,7 +18,7 @@ from ..errors import AuthError, InputError
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..sources import DIRECTORY_HELP, expand_paths, load_input
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json, stdout_is_terminal
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json, stdout_is_terminal
 from .display import render_summary
 
 
@@ -60,6 +60,7 @@ def summarise_command(
     db: DbOpt = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model). Default: 1.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
+    max_chars: MaxCharsOpt = None,
     local_model: LocalModelOpt = None,
 ) -> None:
     """Summarise articles into grounded, schema-checked JSON.
@@ -88,6 +89,7 @@ def summarise_command(
         concurrency=concurrency,
         timeout_s=timeout,
         local_model=local_model,
+        max_chars=max_chars,
         defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
     as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
