@@ -397,7 +397,10 @@ class ImportReport:
         }
 
 
-_RETRYABLE_ERROR_CODES = {"batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error", "timeout", "connection_error"}
+_RETRYABLE_ERROR_CODES = {"batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error", "timeout", "connection_error", "truncated_line"}
+# The custom_id of a result line that is cut off (a download or a writer that died mid-line):
+# OpenAI and vllm put it near the start, so it usually survives.
+_CUT_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)+)"')
 
 
 def _line_problem(line: dict[str, Any]) -> tuple[str, bool] | None:
@@ -481,8 +484,13 @@ class _Importer:
             try:
                 line = json.loads(text)
             except ValueError:
-                report.mismatched.append((f"line {number}", "not valid JSON"))
-                continue
+                found = _CUT_CUSTOM_ID.search(text)
+                if found is None:
+                    report.mismatched.append((f"line {number}", "not valid JSON and no custom_id: `batch prepare` on the same articles writes any unanswered request again"))
+                    continue
+                # Cut off: its request is asked again (the repair file), never silently dropped.
+                report.mismatched.append((f"line {number}", f"cut off (not valid JSON): {found.group(1)} goes into the repair file"))
+                line = {"custom_id": found.group(1), "error": {"code": "truncated_line", "message": "the result line is cut off"}}
             custom_id = line.get("custom_id") if isinstance(line, dict) else None
             if not isinstance(custom_id, str):
                 report.mismatched.append((f"line {number}", "no custom_id"))

@@ -263,3 +263,38 @@ def test_the_embedded_models_context_is_checked_before_it_is_started(tmp_path):
         assert summariser._endpoint is None  # no server was asked for
     assert isinstance(outcome.error, ContextLengthError), outcome.error
     assert "8,192 tokens" in str(outcome.error) and "shorten or split" in str(outcome.error)
+
+
+# -- item 8: a truncated last line in batch results ----------------------------------------
+
+
+def _request_ids(path: Path) -> set[str]:
+    return {json.loads(line)["custom_id"] for line in path.read_text().splitlines() if line.strip()}
+
+
+@pytest.mark.parametrize("mid_id", [False, True])  # cut mid-body, or cut before the custom_id ends
+def test_batch_import_puts_every_unanswered_request_in_the_repair_file(endpoint, tmp_path, mid_id):
+    home = Path(os.environ["SUMMARISER_HOME"])
+    requests, results = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    seeds = [str(p) for p in sorted(SEEDS.glob("wikinews-*.txt"))[:3]]
+    assert run_cli("batch", "prepare", *seeds, "--out", str(requests), env=endpoint).returncode == 0
+    assert run_cli("batch", "run", str(requests), "--out", str(results), "-j", "1", env=endpoint).returncode == 0
+    lines = results.read_text().splitlines()
+    assert len(lines) == 3
+    at = lines[-1].index('"custom_id"')
+    cut = lines[-1][: at + 20] if mid_id else lines[-1][: len(lines[-1]) // 2]
+    results.write_text("\n".join(lines[:-1] + [cut]))  # no final newline: a download that died
+
+    imported = run_cli("batch", "import", str(results), env=endpoint)
+    err = imported.stderr.decode()
+    assert imported.returncode != 0 and "Traceback" not in err
+    repair = tmp_path / "results.repair.jsonl"
+    with sqlite3.connect(home / "summariser.db") as db:
+        stored = {row[0] for row in db.execute("SELECT custom_id FROM batch_requests WHERE run_id IS NOT NULL")}
+    in_repair = _request_ids(repair) if repair.exists() else set()
+    if not mid_id:
+        assert len(stored) == 2
+        assert _request_ids(requests) == stored | in_repair, "a request is neither stored nor in the repair file"
+        assert "cut off" in err
+    else:  # nothing names the request: the message says how to get it written again
+        assert "batch prepare" in err and "no custom_id" in err
