@@ -9,16 +9,22 @@
     ├── ExportError           an export record failed validation; nothing was written
     ├── BriefingBusy          another run holds the lock for the same briefing output
     └── LLMError              talking to the model failed (carries attempts and usage)
-        ├── AuthError             401/403: the key is missing or wrong
+        ├── AuthError             401/403: the key is missing or wrong               (stops the run)
+        ├── ModelNotFoundError    404: no such model at this endpoint (also a ConfigError; stops the run)
         ├── BadRequestError       400 the server will never accept as sent
         │   └── ResponseFormatUnsupported   the server rejected response_format (auto mode falls back)
         ├── ContextLengthError    the article does not fit the model's context window
         ├── RefusalError          the model refused to answer
         ├── TruncationError       the reply hit the token limit even after raising it once
         ├── TransportError        429/5xx/timeouts still failing after the retry budget
+        │   └── EndpointUnreachable   connection refused a few times in a row     (stops the run)
         └── SummaryFailed         replies still invalid or ungrounded after --max-attempts
 
 Messages are one line and say what to do next; the CLI prints them as ``Error: ...``.
+
+An error whose ``stops_run`` is true would be the same for every article (wrong key, no such
+model, nothing listening): a run over many articles stops at the first one instead of paying for,
+or waiting on, each of the others (``summarise``, ``briefing``, ``eval``, ``batch run``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class SummariserError(Exception):
     """Root of every error summariser raises on purpose."""
 
     exit_code: int = 1
+    stops_run: bool = False  # the same error would hit every other article: stop the whole run
 
 
 class InputError(SummariserError):
@@ -101,6 +108,14 @@ class AuthError(LLMError):
     """The endpoint rejected the credentials (401/403)."""
 
     exit_code = 2
+    stops_run = True
+
+
+class ModelNotFoundError(LLMError, ConfigError):
+    """The endpoint has no model by the configured name (404): a configuration error."""
+
+    exit_code = 2
+    stops_run = True
 
 
 class BadRequestError(LLMError):
@@ -125,6 +140,13 @@ class TruncationError(LLMError):
 
 class TransportError(LLMError):
     """Rate limits, server errors or timeouts outlasted the retry budget."""
+
+
+class EndpointUnreachable(TransportError):
+    """Nothing answers at the endpoint (connection refused on a few quick tries)."""
+
+    exit_code = 2  # a wrong --base-url, or a server not started: fix the setup, then rerun
+    stops_run = True
 
 
 class SummaryFailed(LLMError):

@@ -800,7 +800,8 @@ def run_eval(
     """Run every system on every document (at most ``limit`` per dataset) and score the results.
 
     A system raising a ``SummariserError`` on a document is recorded as a failure with its
-    message; any other exception is a bug and propagates.
+    message, unless the error ``stops_run`` (wrong key, no such model, nothing listening): that
+    one propagates at once. Any other exception is a bug and propagates.
     """
     selected: list[EvalDoc] = []
     counts: dict[str, int] = {}
@@ -818,6 +819,8 @@ def run_eval(
             try:
                 output = fn(doc)
             except SummariserError as exc:
+                if exc.stops_run:  # a wrong key or model fails every document alike: stop now
+                    raise
                 result = _failure_result(label, doc, exc, time.perf_counter() - started)
             else:
                 elapsed = time.perf_counter() - started

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -74,6 +74,9 @@ class Summariser:
         self._client = client
         self._mode: str | None = None if self.settings.mode == "auto" else self.settings.mode
         self._endpoint: Settings | None = None
+        # The first error that would hit every article (bad key, no such model, nothing
+        # listening): once set, no further article is sent (see ``SummariserError.stops_run``).
+        self.stopped: SummariserError | None = None
 
     # -- endpoint ----------------------------------------------------------------------
     def endpoint(self) -> Settings:
@@ -174,6 +177,8 @@ class Summariser:
             if isinstance(exc, LLMError) and not exc.attempt_log:
                 exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
             outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)))
+            if outcome.error is not None and outcome.error.stops_run and self.stopped is None:
+                self.stopped = outcome.error
         if self.store is not None and run_id is not None:
             self._save_attempts(run_id, session)
             self.store.finish_run(
@@ -214,6 +219,8 @@ class Summariser:
         early = self._too_big(article) or self._cached(article, refresh)
         if early is not None:
             return early
+        if self.stopped is not None:
+            return Outcome(article, error=self.stopped)
         run_id = self._start_run(article)
         session, started = self._session(article), time.monotonic()
         try:
@@ -251,6 +258,8 @@ class Summariser:
         early = self._too_big(article) or self._cached(article, refresh)
         if early is not None:
             return early
+        if self.stopped is not None:
+            return Outcome(article, error=self.stopped)
         run_id = self._start_run(article)
         session, started = self._session(article), time.monotonic()
         try:
@@ -281,8 +290,22 @@ class Summariser:
         assert outcome.summary is not None
         return outcome.summary
 
+    def run_many(self, articles: Iterable[Article], *, refresh: bool = False) -> Iterator[Outcome]:
+        """Summarise many articles one after another, yielding each outcome.
+
+        Raises the first error that would fail every article alike (``stops_run``: a wrong key,
+        no such model, nothing listening) instead of sending the rest."""
+        for article in articles:
+            outcome = self.run(article, refresh=refresh)
+            if outcome.error is not None and outcome.error.stops_run:
+                raise outcome.error
+            yield outcome
+
     async def arun_many(self, articles: Iterable[Article], *, refresh: bool = False) -> AsyncIterator[Outcome]:
-        """Summarise many articles with at most ``settings.concurrency`` in flight, yielding as they finish."""
+        """Summarise many articles with at most ``settings.concurrency`` in flight, yielding as they finish.
+
+        Like :meth:`run_many`, raises an error that ``stops_run`` once it happens; articles not
+        yet sent are not sent."""
         semaphore = asyncio.Semaphore(self.settings.concurrency)
 
         async def one(article: Article) -> Outcome:
@@ -292,7 +315,10 @@ class Summariser:
         tasks = [asyncio.ensure_future(one(a)) for a in articles]
         try:
             for next_done in asyncio.as_completed(tasks):
-                yield await next_done
+                outcome = await next_done
+                if outcome.error is not None and outcome.error.stops_run:
+                    raise outcome.error
+                yield outcome
         finally:
             for task in tasks:
                 task.cancel()

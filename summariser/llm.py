@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
 import openai
 from tenacity import (
     AsyncRetrying,
@@ -29,30 +32,67 @@ from .config import Settings
 from .retry import is_retryable_status, retry_after_s
 from .redaction import redact, remember_key
 from .retrying import released
-from .errors import AuthError, BadRequestError, ContextLengthError, LLMError, ResponseFormatUnsupported, TransportError
+from .errors import (
+    AuthError,
+    BadRequestError,
+    ContextLengthError,
+    EndpointUnreachable,
+    LLMError,
+    ModelNotFoundError,
+    ResponseFormatUnsupported,
+    TransportError,
+)
 from .session import Reply
 from .schema import Usage
 
 PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 _CONTEXT_HINTS = ("context_length", "context length", "context size", "maximum context", "too many tokens", "exceeds the available context")
 _FORMAT_HINTS = ("response_format", "json_schema", "json schema")
+# Connection refused: nothing listens there, and waiting the whole retry budget (~33 s with the
+# default backoff) for it to appear only hides the mistake. A few quick tries ride out a server
+# that is just restarting; then the run stops with one line.
+CONNECT_TRIES = 3
+CONNECT_WAIT_S = 0.25
 
 
 class Transient(Exception):
     """A failure worth retrying after a pause (internal to this module)."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, *, unreachable: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable  # the connection itself could not be made
 
 
-def translate_error(exc: Exception, settings: Settings) -> Exception:
-    """Map an SDK exception to ``Transient`` (retry) or a final, actionable ``LLMError``."""
+def endpoint_url(settings: Settings) -> str:
+    """The endpoint's URL as it is safe to show: no user:password part."""
+    url = settings.base_url or "https://api.openai.com/v1"
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else ""
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _connect_failed(exc: BaseException) -> bool:
+    """True when no connection could be made at all (refused, no such host), not a dropped one."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (httpx.ConnectError, ConnectionRefusedError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def translate_error(exc: Exception, settings: Settings, *, model: str | None = None) -> Exception:
+    """Map an SDK exception to ``Transient`` (retry) or a final, actionable ``LLMError``.
+
+    ``model`` is the name the request asked for (named by a 404)."""
     where = settings.endpoint_host
     if isinstance(exc, openai.APITimeoutError):
         return Transient(f"request to {where} timed out after {settings.timeout_s:g}s")
     if isinstance(exc, openai.APIConnectionError):
-        return Transient(f"cannot connect to {where}")
+        return Transient(f"cannot connect to {where}", unreachable=_connect_failed(exc))
     if not isinstance(exc, openai.APIStatusError):
         return exc
     # A server may echo the key back in its error body: redacted before it reaches any message.
@@ -71,7 +111,11 @@ def translate_error(exc: Exception, settings: Settings) -> Exception:
             "shorten or split it, or use a model with a larger context"
         )
     if status == 404:
-        return BadRequestError(f"{where} answered 404 ({message}): check --model and --base-url")
+        name = model or settings.model or "(default)"
+        return ModelNotFoundError(
+            f"model {name!r} not found at {endpoint_url(settings)} (404: {message}): "
+            "check --model (or SUMMARISER_MODEL) and --base-url (or OPENAI_BASE_URL)"
+        )
     if status == 400 and any(h in lowered for h in _FORMAT_HINTS):
         return ResponseFormatUnsupported(f"{where} rejected structured output ({message}): try --mode json_object")
     return BadRequestError(f"{where} rejected the request ({status}): {message}")
@@ -97,9 +141,17 @@ class _Wait:
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, Transient) and exc.unreachable:
+            return CONNECT_WAIT_S * 2 ** (state.attempt_number - 1)
         if isinstance(exc, Transient) and exc.retry_after is not None:
             return min(exc.retry_after, self.budget_s)
         return self.backoff(state)
+
+
+def _stop_unreachable(state: RetryCallState) -> bool:
+    """Stop after ``CONNECT_TRIES`` tries that could not even connect."""
+    exc = state.outcome.exception() if state.outcome else None
+    return isinstance(exc, Transient) and exc.unreachable and state.attempt_number >= CONNECT_TRIES
 
 
 def _checked(response: Any, settings: Settings) -> Any:
@@ -170,11 +222,16 @@ class ChatClient:
         return {
             "retry": retry_if_exception_type(Transient),
             "wait": _Wait(budget),
-            "stop": stop_after_attempt(self.settings.max_transport_retries + 1) | stop_before_delay(budget),
+            "stop": stop_after_attempt(self.settings.max_transport_retries + 1) | stop_before_delay(budget) | _stop_unreachable,
             "reraise": True,
         }
 
     def _give_up(self, exc: Transient, tries: int, started: float) -> TransportError:
+        if exc.unreachable:
+            return EndpointUnreachable(
+                f"cannot connect to {endpoint_url(self.settings)}: is the server running? "
+                f"({tries} {'try' if tries == 1 else 'tries'}; check --base-url or OPENAI_BASE_URL)"
+            )
         return TransportError(
             f"gave up after {tries} {'try' if tries == 1 else 'tries'} in {time.monotonic() - started:.1f}s: {exc}; "
             "check the endpoint, or raise --retry-budget"
@@ -190,7 +247,7 @@ class ChatClient:
                         try:
                             response = _checked(self.sync_client.chat.completions.create(**self._adapted(body)), self.settings)
                         except openai.OpenAIError as exc:
-                            raise translate_error(exc, self.settings) from None
+                            raise translate_error(exc, self.settings, model=body.get("model")) from None
                         except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
                             raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:
@@ -207,7 +264,7 @@ class ChatClient:
                         try:
                             response = _checked(await self.async_client.chat.completions.create(**self._adapted(body)), self.settings)
                         except openai.OpenAIError as exc:
-                            raise translate_error(exc, self.settings) from None
+                            raise translate_error(exc, self.settings, model=body.get("model")) from None
                         except ValueError:
                             raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:

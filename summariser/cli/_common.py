@@ -35,6 +35,10 @@ MaxCharsOpt = Annotated[
     int | None,
     typer.Option("--max-chars", min=1, envvar="SUMMARISER_MAX_CHARS", metavar="N", help="Longest article to send, in characters; a longer one is refused before any request. Default: 100000.", show_default=False),
 ]
+RetryBudgetOpt = Annotated[
+    float | None,
+    typer.Option("--retry-budget", min=0, metavar="SECONDS", help="Seconds one request may spend retrying 429/5xx/timeouts before giving up (env SUMMARISER_RETRY_BUDGET, config retry_budget_s). Default: 120.", show_default=False),
+]
 LocalModelOpt = Annotated[Path | None, typer.Option("--local-model", envvar="SUMMARISER_LOCAL_MODEL", help="A GGUF file to serve instead of the bundled model.", show_default=False)]
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from .. import batch as batch_lib
 from ..config import Settings
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
 
 app = typer.Typer(
     help="Summarise many articles through batch files: the OpenAI Batch API, `vllm run-batch`, or locally.\n\n"
@@ -155,6 +155,7 @@ def submit_command(
     files: Annotated[list[Path], typer.Argument(help="Request files from `batch prepare`.", show_default=False)],
     base_url: BaseUrlOpt = None,
     db: DbOpt = None,
+    retry_budget: RetryBudgetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Upload request files and start Batch API jobs (24 h window); job ids are kept in the store.
@@ -163,7 +164,7 @@ def submit_command(
 
       OPENAI_API_KEY=sk-... summariser batch submit requests.jsonl
     """
-    settings = load_settings(base_url=base_url, db_path=db)
+    settings = load_settings(base_url=base_url, db_path=db, retry_budget_s=retry_budget)
     with _store(settings) as store:
         for path in files:
             job = batch_lib.submit_batch(path, store=store, settings=settings)
@@ -187,6 +188,7 @@ def status_command(
     interval: Annotated[float, typer.Option("--interval", min=0.01, help="Seconds between polls with --wait.")] = 30.0,
     base_url: BaseUrlOpt = None,
     db: DbOpt = None,
+    retry_budget: RetryBudgetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a Batch API job (or list known jobs).
@@ -197,7 +199,7 @@ def status_command(
 
       summariser batch status batch_abc123 --wait
     """
-    settings = load_settings(base_url=base_url, db_path=db)
+    settings = load_settings(base_url=base_url, db_path=db, retry_budget_s=retry_budget)
     with _store(settings) as store:
         if batch_id is None:
             jobs = store.list_batch_jobs()
@@ -233,6 +235,7 @@ def collect_command(
     repair: Annotated[Path | None, typer.Option("--repair", help="Repair file to write (default: BATCH_ID.repair.jsonl in --out-dir).", show_default=False)] = None,
     base_url: BaseUrlOpt = None,
     db: DbOpt = None,
+    retry_budget: RetryBudgetOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Download a finished job's output and error files and import them.
@@ -243,7 +246,7 @@ def collect_command(
 
       */30 * * * *  summariser batch collect --out-dir /data/batches
     """
-    settings = load_settings(base_url=base_url, db_path=db)
+    settings = load_settings(base_url=base_url, db_path=db, retry_budget_s=retry_budget)
     problems = False
     with _store(settings) as store:
         ids = [batch_id] if batch_id else [job.id for job in store.list_batch_jobs(uncollected=True)]

@@ -13,7 +13,7 @@ from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, Briefi
 from ..render import format_for, write_briefing
 from ..timeutil import parse_since
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, console, err_console, load_settings, pipe_console
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
 from .summarise import Mode
 
 
@@ -37,6 +37,7 @@ def briefing_command(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
     fetch_timeout: Annotated[float, typer.Option("--fetch-timeout", min=1, help="Seconds to wait for one URL or feed.")] = 20.0,
+    retry_budget: RetryBudgetOpt = None,
     max_chars: MaxCharsOpt = None,
     local_model: LocalModelOpt = None,
 ) -> None:
@@ -58,7 +59,7 @@ def briefing_command(
     since_at = parse_since(since) if since else None
     flags = dict(
         prompt=prompt, model=model, base_url=base_url, mode=mode.value if mode else None, max_attempts=max_attempts,
-        db_path=db, concurrency=concurrency, timeout_s=timeout, local_model=local_model, max_chars=max_chars,
+        db_path=db, concurrency=concurrency, timeout_s=timeout, retry_budget_s=retry_budget, local_model=local_model, max_chars=max_chars,
     )
     settings = load_settings(**flags)
     if settings.uses_local_model:  # one worker suits the embedded model, unless said otherwise anywhere

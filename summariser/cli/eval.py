@@ -12,7 +12,8 @@ from ..errors import ConfigError, InputError
 from ..evaluate import DEFAULT_ACU_THRESHOLD, EvalDoc, load_datasets, ner_baseline, run_eval
 from ..prompts import Prompt, load_prompt
 from ..schema import ArticleSummary
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, console, err_console, load_settings, stdout_is_terminal
+from .summarise import Mode
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, RetryBudgetOpt, console, err_console, load_settings, stdout_is_terminal
 
 
 def _llm_system(settings, prompt: Prompt, store) -> Callable[[EvalDoc], ArticleSummary]:
@@ -34,6 +35,9 @@ def eval_command(
     judge: Annotated[bool, typer.Option("--judge", help="Also ask an LLM judge whether each reference fact is supported (the RoSE protocol).")] = False,
     acu_threshold: Annotated[float, typer.Option("--acu-threshold", min=0, max=100, help="Fuzzy token-set similarity (0-100) at which a summary covers a reference fact.")] = DEFAULT_ACU_THRESHOLD,
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write report.md and report.json into (created if missing).")] = Path("eval-report"),
+    mode: Annotated[Mode | None, typer.Option("--mode", help="Structured output: json_schema, json_object or auto. Default: auto.", show_default=False)] = None,
+    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies to try per document before giving up. Default: 3.", show_default=False)] = None,
+    retry_budget: RetryBudgetOpt = None,
     base_url: BaseUrlOpt = None,
     db: DbOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not read or write the run store (no cache: every document calls the model).")] = False,
@@ -61,13 +65,17 @@ def eval_command(
     if not llm and not baseline:
         raise ConfigError("nothing to evaluate: drop --no-llm or --no-baseline")
     docs = load_datasets(datasets, limit=limit)
+    common = dict(
+        base_url=base_url, db_path=db, local_model=local_model, mode=mode.value if mode else None,
+        max_attempts=max_attempts, retry_budget_s=retry_budget,
+    )
 
     systems: dict = {}
     if baseline:
         systems["ner-baseline"] = ner_baseline()
     store = None
     if llm:
-        settings = load_settings(base_url=base_url, db_path=db, local_model=local_model)
+        settings = load_settings(**common)
         if not no_store:
             from ..store import Store
 
@@ -80,14 +88,14 @@ def eval_command(
                 label = ref
                 if len(models) > 1:
                     label = f"{label} · {name}"
-                run_settings = load_settings(base_url=base_url, db_path=db, local_model=local_model, model=name)
+                run_settings = load_settings(**common, model=name)
                 systems[label] = _llm_system(run_settings, template, store)
 
     judge_fn = None
     if judge:
         from ..evaluate import llm_judge
 
-        judge_fn = llm_judge(load_settings(base_url=base_url, db_path=db, local_model=local_model, model=(model or [None])[0]))
+        judge_fn = llm_judge(load_settings(**common, model=(model or [None])[0]))
     try:
         report = _run_with_progress(docs, systems, acu_threshold=acu_threshold, limit=limit, judge=judge_fn)
     finally:

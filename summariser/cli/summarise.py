@@ -14,11 +14,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import AuthError, InputError
+from ..errors import InputError
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..sources import DIRECTORY_HELP, expand_paths, load_input
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, console, err_console, load_settings, print_json, stdout_is_terminal
+from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json, stdout_is_terminal
 from .display import render_summary
 
 
@@ -60,6 +60,7 @@ def summarise_command(
     db: DbOpt = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model). Default: 1.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
+    retry_budget: RetryBudgetOpt = None,
     max_chars: MaxCharsOpt = None,
     local_model: LocalModelOpt = None,
 ) -> None:
@@ -88,6 +89,7 @@ def summarise_command(
         db_path=db,
         concurrency=concurrency,
         timeout_s=timeout,
+        retry_budget_s=retry_budget,
         local_model=local_model,
         max_chars=max_chars,
         defaults={"concurrency": 1},  # summarise's own default; config and env still override it
@@ -120,8 +122,6 @@ def summarise_command(
     try:
         with Summariser(settings, store=store) as summariser:
             for outcome in _run_all(summariser, loaded, refresh=refresh, progress=not as_json and len(loaded) > 1):
-                if isinstance(outcome.error, AuthError):
-                    raise outcome.error  # the same for every article: stop now
                 if outcome.error is not None:
                     failures += 1
                     _report_failure(outcome)
@@ -165,10 +165,10 @@ def _run_all(summariser: Summariser, articles: list, *, refresh: bool, progress:
         status.start()
     try:
         if summariser.settings.concurrency == 1:
-            for i, article in enumerate(articles, 1):
+            for i, outcome in enumerate(summariser.run_many(articles, refresh=refresh), 1):
                 if status:
-                    status.update(f"Summarising {escape(article.label)} ({i}/{len(articles)})…")
-                yield summariser.run(article, refresh=refresh)
+                    status.update(f"Summarised {i}/{len(articles)}…")
+                yield outcome
             return
 
         # The event loop runs in a worker thread so each outcome is written here as it finishes:
