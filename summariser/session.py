@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from .article import Article, cache_key
 from .errors import RefusalError, SummaryFailed, TruncationError
 from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, located_items, quotable_spans
+from .injection import Injection, find_injections, mask, strip, warnings_for
 from .prompts import Prompt
 from .schema import (
     SCHEMA_VERSION,
@@ -111,16 +112,24 @@ class ArticleTask:
     schema_name: str = "article_summary"
 
     def __post_init__(self) -> None:
-        self._text = _article_text(self.article.text, self.fuzzy_threshold)
+        # Instruction-like passages (injection.py) are withheld from the model and blanked in the
+        # citable text: a quote or a name found only there fails grounding. Offsets are unchanged.
+        self.injections = _injections(self.article.text)
+        self.citable = mask(self.article.text, self.injections)
+        self._text = _article_text(self.citable, self.fuzzy_threshold)
+
+    @property
+    def warnings(self) -> list[str]:
+        return warnings_for(self.injections)
 
     def variables(self, prompt: Prompt) -> dict[str, Any]:
         if prompt.hints == "ner":
             from .ner import hint_names
 
-            names = hint_names(self.article.text)
+            names = hint_names(self.citable)
         else:
-            names = candidate_names(self.article.text, bare=prompt.hints == "bare-names")
-        return {"article": self.article.text, "title": self.article.title, "names": names}
+            names = candidate_names(self.citable, bare=prompt.hints == "bare-names")
+        return {"article": strip(self.article.text, self.injections), "title": self.article.title, "names": names}
 
     def json_schema(self) -> dict[str, Any]:
         return draft_json_schema()
@@ -128,7 +137,7 @@ class ArticleTask:
     def constrained_schema(self) -> dict[str, Any]:
         """The draft schema with every ``quote`` limited to verbatim spans of this article, so a
         grammar-constrained model cannot misquote (the grounding check still runs)."""
-        return _quote_constrained_schema(self.article.text)
+        return _quote_constrained_schema(self.citable)
 
     def schema_text(self) -> str:
         return draft_schema_text()
@@ -138,6 +147,12 @@ class ArticleTask:
 
     def drop(self, draft: SummaryDraft, items: set[str]) -> SummaryDraft:
         return drop_items(draft, items)
+
+
+@functools.lru_cache(maxsize=256)
+def _injections(text: str) -> list[Injection]:
+    # Looked for once per article text, however many sessions (re-asks, batch lines) it goes through.
+    return find_injections(text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -486,6 +501,7 @@ def build_summary(
         unverified=session.dropped,
         grounding_rate=round(session.grounding.rate, 4),
         fuzzy_matches=sum(1 for q in session.grounding.verified if q.match == "fuzzy"),
+        warnings=list(getattr(session.task, "warnings", ())),
     )
     # The draft's fields are already validated (ArticleSummary adds no validator to them), so
     # they are reused as they are instead of being dumped and validated a second time.

@@ -128,6 +128,8 @@ def summarise_command(
                     continue
                 assert outcome.summary is not None
                 succeeded += 1
+                for warning in outcome.summary.grounding.warnings:  # e.g. a prompt injection in the article
+                    err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
                 payload = outcome.summary.model_dump(mode="json")
                 if out is not None:
                     atomic_write_text(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
