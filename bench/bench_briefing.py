@@ -19,19 +19,16 @@ from pathlib import Path
 from summariser.briefing import BriefingBuilder
 from summariser.config import Settings
 from summariser.store import Store
-from summariser.testing import ScriptedLLM, error, grounded_responder
+from summariser.testing import ScriptedLLM, briefing_responder, error, is_briefing_request, is_story_request
 
 FAIL = "FAILME"
 
 
 def responder(body: dict):
+    if is_briefing_request(body) or is_story_request(body):
+        return briefing_responder(body)
     user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    if ((body.get("response_format") or {}).get("json_schema") or {}).get("name") == "briefing":
-        lines = [json.loads(l) for l in re.search(r"<articles>\n(.*?)\n</articles>", user, re.S).group(1).splitlines()]
-        stories = [{"headline": d.get("headline") or d["story"], "synthesis": d.get("summary") or d["synthesis"],
-                    "article_ids": [d["id"]] if "id" in d else d["article_ids"], "evidence": []} for d in lines]
-        return {"overview": "Bench.", "top_stories": stories[:10], "themes": [], "key_people": []}
-    return error(400, "injected failure") if FAIL in user else grounded_responder(body)
+    return error(400, "injected failure") if FAIL in user else briefing_responder(body)
 
 
 def main() -> int:
@@ -60,7 +57,7 @@ def main() -> int:
                 elapsed = time.perf_counter() - started
                 b = result.briefing
                 good_calls = sum(1 for body in llm.requests if FAIL not in json.dumps(body["messages"][1]["content"])
-                                 and "<articles>" not in body["messages"][1]["content"])
+                                 and not is_briefing_request(body) and not is_story_request(body))
                 print(f"{label:9}: {llm.chat_count:3} model calls ({good_calls} for the {len(b.articles)} good articles, "
                       f"{result.briefing_calls} briefing), {len(b.failures)} failures, exit {result.exit_code}, {elapsed:.2f}s")
         if good_calls:

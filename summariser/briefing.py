@@ -49,22 +49,31 @@ from .schema import (
     Briefing,
     BriefingArticle,
     BriefingDraft,
+    BriefingEvidence,
     BriefingFailure,
     BriefingProvenance,
+    BriefingStory,
     DroppedItem,
     QuoteCheck,
     StanceEntry,
+    Story,
+    StoryDraft,
     Usage,
     WhoEntry,
     briefing_draft_json_schema,
     briefing_draft_schema_text,
+    story_draft_json_schema,
+    story_draft_schema_text,
 )
 from .session import Session
+from .stories import StoryArticle, StoryCluster, build_stories, rank_stories, site_name
 
 if TYPE_CHECKING:
     from .store import Store
 
 BRIEFING_PROMPT = "briefing"
+STORY_PROMPT = "story"
+MAX_TOP_STORIES = 10
 DEFAULT_CONTEXT_BUDGET = 4096  # tokens: the embedded model's context window per slot
 CHARS_PER_TOKEN = 4
 MAX_STAGES = 6
@@ -264,6 +273,48 @@ class BriefingTask:
         return draft.model_copy(update={"top_stories": stories, "themes": themes, "key_people": people})
 
 
+@dataclass
+class StoryTask:
+    """Write one story's headline and synthesis from its own articles' summaries; cite only them."""
+
+    items: list[Item]
+    evidence: dict[str, ArticleText]
+    title: str | None = None
+    output_model: type[StoryDraft] = StoryDraft
+    schema_name: str = "story"
+
+    def __post_init__(self) -> None:
+        self.known = {aid for item in self.items for aid in item.article_ids}
+
+    def variables(self, prompt: Prompt) -> dict[str, Any]:
+        return {"articles": "\n".join(item.line for item in self.items), "title": self.title}
+
+    def json_schema(self) -> dict[str, Any]:
+        return story_draft_json_schema()
+
+    def schema_text(self) -> str:
+        return story_draft_schema_text()
+
+    def check(self, draft: StoryDraft) -> GroundingResult:
+        result = GroundingResult()
+        for k, ev in enumerate(draft.evidence):
+            where = f"evidence[{k}]"
+            result.quotes_checked += 1
+            if ev.article_id not in self.known:
+                result.problems.append(Problem(where, f"article id {ev.article_id!r} is not one of this story's articles: cite only the ids given", where))
+                continue
+            found = self.evidence[ev.article_id].find_quote(ev.quote)
+            if found is None:
+                result.problems.append(Problem(f"{where}.quote", f"quote not found in article {ev.article_id}: {ev.quote[:80]!r}", where))
+            else:
+                result.verified.append(QuoteCheck(path=f"{where}.quote", quote=ev.quote, match=found[0], score=found[1]))
+        return result
+
+    def drop(self, draft: StoryDraft, items: set[str]) -> StoryDraft:
+        kept = [e for k, e in enumerate(draft.evidence) if f"evidence[{k}]" not in items]
+        return draft.model_copy(update={"evidence": kept})
+
+
 # --------------------------------------------------------------------------------------------
 # Results
 
@@ -335,6 +386,7 @@ class BriefingBuilder:
         *,
         store: "Store | None" = None,
         prompt: Prompt | str = BRIEFING_PROMPT,
+        story_prompt: Prompt | str = STORY_PROMPT,
         context_budget: int = DEFAULT_CONTEXT_BUDGET,
         fetch_timeout_s: float = 20.0,
         cache_dir: Path | None = None,
@@ -344,6 +396,9 @@ class BriefingBuilder:
         self.pattern = pattern  # which files a directory contributes; None: .txt, .html, .htm
         self.store = store
         self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
+        self.story_prompt = story_prompt if isinstance(story_prompt, Prompt) else load_prompt(story_prompt)
+        if self.story_prompt.schema != "StoryDraft":
+            raise SummariserError(f"prompt {self.story_prompt.ref} writes {self.story_prompt.schema}, not StoryDraft: pass a story prompt")
         if self.prompt.schema != "BriefingDraft":
             raise SummariserError(f"prompt {self.prompt.ref} writes {self.prompt.schema}, not BriefingDraft: pass a briefing prompt")
         self.context_budget = context_budget
@@ -399,18 +454,18 @@ class BriefingBuilder:
     # -- aggregating -------------------------------------------------------------------------
     def _cache_key(self, session: Session) -> str:
         material = json.dumps(
-            [self.prompt.sha256, session.model, BRIEFING_SCHEMA_VERSION, session.mode, session.request()["messages"]],
+            [session.prompt.sha256, session.model, BRIEFING_SCHEMA_VERSION, session.mode, session.request()["messages"]],
             ensure_ascii=False,
             separators=(",", ":"),
         )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
-    def _cached_call(self, key: str) -> _Call | None:
+    def _cached_call(self, key: str, model: type[BriefingDraft] | type[StoryDraft] = BriefingDraft) -> _Call | None:
         path = self.cache_dir / f"{key}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return _Call(
-                draft=BriefingDraft.model_validate(data["draft"]),
+                draft=model.model_validate(data["draft"]),
                 dropped=[DroppedItem.model_validate(d) for d in data["dropped"]],
                 usage=Usage.model_validate(data["usage"]),
                 attempts=int(data["attempts"]),
@@ -435,14 +490,14 @@ class BriefingBuilder:
     def _converse(self, session: Session) -> BriefingDraft:
         return self.summariser.converse(session)
 
-    def _call(self, task: BriefingTask, *, refresh: bool) -> _Call:
+    def _call(self, task: BriefingTask | StoryTask, *, refresh: bool, prompt: Prompt | None = None) -> _Call:
         mode = "json_object" if self.settings.mode == "json_object" else "json_schema"
-        session: Session[BriefingDraft] = Session(
-            task, self.prompt, model=self.summariser.model, mode=mode, max_attempts=self.settings.max_attempts
+        session: Session = Session(
+            task, prompt or self.prompt, model=self.summariser.model, mode=mode, max_attempts=self.settings.max_attempts
         )
         key = self._cache_key(session)
         if not refresh:
-            hit = self._cached_call(key)
+            hit = self._cached_call(key, task.output_model)
             if hit is not None:
                 return hit
         draft = self._converse(session)
@@ -542,8 +597,87 @@ class BriefingBuilder:
                 )
                 partial_items.append(Item(line, tuple(story.article_ids)))
         if not partial_items:
-            raise SummaryFailed(f"every partial briefing of stage {state.stages} failed: see the failures above")
+            reasons = "; ".join(f"{f.source}: {f.reason}" for f in state.failures if f.stage == "briefing")
+            raise SummaryFailed(f"every partial briefing of stage {state.stages} failed ({reasons or 'no reason given'})")
         return self.aggregate(partial_items, evidence=evidence, who=who, title=title, state=state, refresh=refresh, stories=True)
+
+    # -- stories -----------------------------------------------------------------------------
+    def write_story(
+        self,
+        cluster: StoryCluster,
+        *,
+        lines: dict[str, str],
+        summaries: dict[str, ArticleSummary],
+        evidence: dict[str, ArticleText],
+        title: str | None,
+        state: _State,
+        refresh: bool = False,
+    ) -> "_Written":
+        """A story's headline and synthesis: its one article's summary, or a small model call.
+
+        The call sees only this story's summaries, as many as fit the budget, most central
+        first (``written_from`` names them); a failed call falls back to the lead article's
+        summary and is listed under failures."""
+        lead = cluster.article_ids[0]
+        fallback = _Written(summaries[lead].headline, summaries[lead].summary, _lead_evidence(lead, summaries[lead]), "summary",
+                            [lead], list(cluster.article_ids))
+        if len(cluster.article_ids) == 1:
+            return fallback
+        items = [Item(lines[aid], (aid,)) for aid in cluster.article_ids]
+        system, user = self.story_prompt.render(
+            schema=story_draft_schema_text() if self.settings.mode == "json_object" else None, articles="", title=title)
+        capacity = self.context_budget - (len(system) + len(user)) // CHARS_PER_TOKEN - self.story_prompt.max_tokens
+        fitting: list[Item] = []
+        for item in items:
+            if fitting and sum(i.tokens for i in fitting) + item.tokens > capacity:
+                break
+            fitting.append(item)
+        while True:
+            task = StoryTask(fitting, {aid: evidence[aid] for item in fitting for aid in item.article_ids}, title=title)
+            try:
+                call = self._call(task, refresh=refresh, prompt=self.story_prompt)
+            except LLMError as exc:
+                self._charge(exc, state)
+                if isinstance(exc, ContextLengthError) and len(fitting) >= 2:
+                    fitting = fitting[: len(fitting) // 2]
+                    continue
+                state.failures.append(BriefingFailure(
+                    source=f"story {_id_span(sorted(cluster.article_ids, key=_id_number))} ({summaries[lead].headline[:60]})",
+                    sha256=None, stage="briefing",
+                    reason=f"the story call failed ({exc}); its headline and synthesis are those of article {lead}'s summary"))
+                return fallback
+            self._account(call, state)
+            draft: StoryDraft = call.draft  # type: ignore[assignment]
+            return _Written(draft.headline, draft.synthesis, list(draft.evidence), "model",
+                            [aid for item in fitting for aid in item.article_ids], list(cluster.article_ids))
+
+    def overview(
+        self,
+        written: list["_Written"],
+        *,
+        evidence: dict[str, ArticleText],
+        who: list[WhoEntry],
+        title: str | None,
+        state: _State,
+        refresh: bool = False,
+    ) -> BriefingDraft:
+        """Overview, themes, notes on people and the model's ranking, from the stories (map-reduce if needed).
+
+        When it fails, the briefing still has its stories: the overview is written by code and
+        the failure is listed."""
+        items = []
+        for w in written:
+            line = json.dumps({"story": w.headline, "synthesis": w.synthesis, "article_ids": w.article_ids,
+                               "evidence": [e.quote for e in w.evidence]}, ensure_ascii=False, separators=(",", ":"))
+            items.append(Item(line, tuple(w.article_ids)))
+        try:
+            return self.aggregate(items, evidence=evidence, who=who, title=title, state=state, refresh=refresh, stories=True)
+        except LLMError as exc:
+            state.failures.append(BriefingFailure(
+                source=f"overview ({len(written)} stories)", sha256=None, stage="briefing",
+                reason=f"the overview call failed ({exc}); the overview is a list of the leading stories and there are no themes"))
+        heads = "; ".join(w.headline for w in written[:3])
+        return BriefingDraft(overview=f"{len(written)} stories. Leading: {heads}.", top_stories=[], themes=[], key_people=[])
 
     @staticmethod
     def _charge(exc: LLMError, state: _State) -> None:
@@ -613,28 +747,49 @@ class BriefingBuilder:
         summaries = [(aid, o.summary) for aid, o in done if o.summary is not None]
         who = merge_participants(summaries)
         stances = collect_stances(summaries, who)
+        by_id = {aid: o for aid, o in done if o.summary is not None}
+        evidence = {aid: ArticleText(evidence_text(o.article, o.summary), fuzzy_threshold=self.settings.fuzzy_threshold)
+                    for aid, o in by_id.items()}
+        lines = {aid: article_line(aid, o.article, o.summary) for aid, o in by_id.items()}
+        story_articles = [StoryArticle(aid, o.summary, published=o.article.published, site=site_name(o.article.source))
+                          for aid, o in by_id.items()]
+        clusters = build_stories(story_articles, who)
+        written = [self.write_story(c, lines=lines, summaries=dict(summaries), evidence=evidence, title=title, state=state, refresh=refresh)
+                   for c in clusters]
         draft = BriefingDraft(overview="No articles to brief on.", top_stories=[], themes=[], key_people=[])
-        if done:
-            items = [Item(article_line(aid, o.article, o.summary), (aid,)) for aid, o in done if o.summary is not None]
-            evidence = {aid: ArticleText(evidence_text(o.article, o.summary), fuzzy_threshold=self.settings.fuzzy_threshold)
-                        for aid, o in done if o.summary is not None}
-            try:
-                draft = self.aggregate(items, evidence=evidence, who=who, title=title, state=state, refresh=refresh)
-            except LLMError as exc:
-                raise type(exc)(f"the briefing call failed: {exc}", attempts=exc.attempts, usage=exc.usage,
-                                last_reply=exc.last_reply, errors=exc.errors, attempt_log=exc.attempt_log) from None
+        if written:
+            draft = self.overview(written, evidence=evidence, who=who, title=title, state=state, refresh=refresh)
+        model_rank: dict[str, int] = {}
+        for rank, story in enumerate(draft.top_stories, 1):
+            for aid in story.article_ids:
+                model_rank.setdefault(aid, rank)
+        # The model's ranking is one input of the code's (see stories.story_score).
+        by_cluster = {id(c): w for c, w in zip(clusters, written)}
+        ranked = rank_stories(clusters, order=list(by_id), model_rank=model_rank)
+        stories = [
+            _story(f"s{n}", cluster, by_cluster[id(cluster)], themes=draft.themes)
+            for n, cluster in enumerate(ranked, 1)
+        ]
         notes = {name_key(p.name): p.note for p in draft.key_people}
         who = [e.model_copy(update={"note": notes.get(name_key(e.name))}) for e in who]
+        created = datetime.now(timezone.utc)
+        dates = [o.article.published for o in by_id.values() if o.article.published]
+        top = [BriefingStory(headline=s.headline, synthesis=s.synthesis, article_ids=s.article_ids[:12], evidence=s.evidence)
+               for s in stories[:MAX_TOP_STORIES]]
         briefing = Briefing(
-            **draft.model_dump(),
+            **(draft.model_dump() | {"top_stories": [t.model_dump() for t in top]}),
             title=title,
             since=since,
+            window_start=since or (min(dates) if dates else None),
+            window_end=created,
+            stories=stories,
             articles=[
                 BriefingArticle(
                     id=aid, title=o.article.title, source=o.article.source, sha256=o.article.sha256,
                     published=o.article.published, headline=o.summary.headline, cached=o.cached,
+                    site=site_name(o.article.source),
                 )
-                for aid, o in done if o.summary is not None
+                for aid, o in by_id.items()
             ],
             who_is_who=who,
             stances=stances,
@@ -645,6 +800,7 @@ class BriefingBuilder:
                 prompt_version=self.prompt.version,
                 prompt_sha256=self.prompt.sha256,
                 article_prompt=self.summariser.prompt.ref,
+                story_prompt=self.story_prompt.ref,
                 schema_version=BRIEFING_SCHEMA_VERSION,
                 model=self.summariser.model,
                 endpoint=self.settings.endpoint_host,
@@ -655,10 +811,39 @@ class BriefingBuilder:
                 usage=article_usage + state.usage,
                 context_budget=self.context_budget,
                 duration_s=round(time.monotonic() - started, 3),
-                created_at=datetime.now(timezone.utc),
+                created_at=created,
             ),
         )
         return BriefingResult(briefing, article_calls=article_calls, briefing_calls=state.calls)
+
+
+@dataclass
+class _Written:
+    """A story's words: who wrote them and from which articles."""
+
+    headline: str
+    synthesis: str
+    evidence: list[BriefingEvidence]
+    written_by: str
+    written_from: list[str]
+    article_ids: list[str]  # every article of the story
+
+
+def _lead_evidence(article_id: str, summary: ArticleSummary) -> list[BriefingEvidence]:
+    """The lead article's first key-fact quote: already grounded in its text."""
+    return [BriefingEvidence(article_id=article_id, quote=f.quote) for f in summary.key_facts[:1] if f.quote]
+
+
+def _story(story_id: str, cluster: StoryCluster, words: _Written, *, themes: list) -> Story:
+    members = set(cluster.article_ids)
+    best = max(themes, key=lambda t: len(members & set(t.article_ids)), default=None)
+    theme = best.name if best is not None and members & set(best.article_ids) else None
+    return Story(
+        id=story_id, headline=words.headline, synthesis=words.synthesis, article_ids=cluster.article_ids,
+        evidence=words.evidence, written_by=words.written_by, written_from=words.written_from,
+        participants=cluster.participants, places=cluster.places, theme=theme, signals=cluster.signals,
+        status=None, new_article_ids=[], change=None,
+    )
 
 
 def _halves(items: list[Item]) -> list[list[Item]]:

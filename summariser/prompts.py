@@ -41,7 +41,7 @@ class _PromptFile(BaseModel):
 
     version: int = Field(ge=1)
     description: str
-    schema_: Literal["SummaryDraft", "BriefingDraft"] = Field(alias="schema")
+    schema_: Literal["SummaryDraft", "BriefingDraft", "StoryDraft"] = Field(alias="schema")
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(ge=16, le=32768)
     max_tokens_cap: int | None = Field(None, ge=16, le=65536)

@@ -375,7 +375,7 @@ def output_json_schema(model: type[BaseModel] = ArticleSummary) -> dict[str, Any
 # ``Briefing`` adds what summariser derives itself: the article list, the who's who and the
 # stance overview (merged deterministically from the summaries), failures and provenance.
 
-BRIEFING_SCHEMA_VERSION = "1.0"
+BRIEFING_SCHEMA_VERSION = "1.1"
 BRIEFING_ID = f"urn:summariser:schema:briefing:{BRIEFING_SCHEMA_VERSION}"
 
 _ArticleId = _capped_str(8, "An article id from the input, e.g. 'a3'.")
@@ -421,7 +421,21 @@ class BriefingDraft(_Strict):
     key_people: _capped_list(BriefingPersonNote, 10, "Notes on the most important participants; may be empty.")
 
 
-class BriefingArticle(_Strict):
+class StoryDraft(_Strict):
+    """One story's headline and synthesis, as the model writes it from that story's summaries alone."""
+
+    headline: _capped_str(140, "One line naming the story.")
+    synthesis: _capped_str(700, "Two to four sentences combining what the story's articles report.")
+    evidence: _capped_list(BriefingEvidence, 3, "Up to three phrases from the story's articles backing it; may be empty.")
+
+
+class _Since(_Strict):
+    # Fields added in briefing schema 1.1 are optional in the published schema: a 1.0 document
+    # (read back as the previous briefing) still validates.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=False)
+
+
+class BriefingArticle(_Since):
     """One article the briefing rests on."""
 
     id: str = Field(description="Short id used for citations within this briefing, e.g. 'a3'.")
@@ -431,6 +445,67 @@ class BriefingArticle(_Strict):
     published: datetime | None = Field(description="Publication time when known (UTC, ISO 8601).")
     headline: str = Field(description="The headline of the article's summary.")
     cached: bool = Field(description="True when the summary came from the run store without a model call.")
+    site: str | None = Field(None, description="The publisher's site (the URL's host without 'www.'); null for files and text.")
+    from_teaser: bool = Field(False, description="True when the article is a feed entry's own teaser text: its link could not be fetched.")
+    teaser_reason: str | None = Field(None, description="Why the feed entry's link could not be used, when from_teaser is true.")
+
+
+StoryStatus = Literal["new", "developing", "unchanged"]
+
+
+class StorySignals(_Strict):
+    """The code-visible signals a story is ranked by (higher score first)."""
+
+    articles: int = Field(description="How many articles report the story.")
+    sites: int = Field(description="How many distinct sources (sites, or files) report it.")
+    latest: datetime | None = Field(description="The newest publish time among its articles, when any is known.")
+    recency: float = Field(description="0-1: where the newest article sits between the briefing's oldest and newest (0 when unknown).")
+    prominence: float = Field(description="How widely the story's participants appear across the whole briefing (0 = nowhere else).")
+    model_rank: int | None = Field(description="Where the model's own ranking put it (1 = first), when it ranked it.")
+    score: float = Field(description="The ranking score made of the signals above.")
+
+
+class Story(_Strict):
+    """Articles grouped by code into one story (shared participants, places, facts, time); words by the model."""
+
+    id: str = Field(description="Short id within this briefing, e.g. 's1' (rank order).")
+    headline: str = Field(description="One line naming the story.")
+    synthesis: str = Field(description="What the story's articles report, combined.")
+    article_ids: list[str] = Field(description="Every article of the story; each article is in exactly one story.")
+    evidence: list[BriefingEvidence] = Field(description="Verified phrases from the story's articles.")
+    written_by: Literal["model", "summary"] = Field(
+        description="model: headline and synthesis written by the model from the story's summaries; "
+        "summary: taken from the article's own summary (one-article stories, or when the story call failed)."
+    )
+    written_from: list[str] = Field(description="The articles whose summaries the synthesis was written from (all of them unless the story did not fit one call).")
+    participants: list[str] = Field(description="The story's participants (who's-who names), most prominent first.")
+    places: list[str] = Field(description="Places and countries the story's articles name.")
+    theme: str | None = Field(description="The theme the story is grouped under, when the model's themes cover it.")
+    signals: StorySignals = Field(description="What the story was ranked by.")
+    status: StoryStatus | None = Field(
+        description="Compared with the previous briefing: new (no article seen before), developing (new articles on a "
+        "known story), unchanged (no new article); null when there is no previous briefing."
+    )
+    new_article_ids: list[str] = Field(description="Articles not in the previous briefing (all of them for a new story).")
+    change: str | None = Field(description="What changed since the previous briefing, in one line (developing stories).")
+
+
+class DroppedStory(_Strict):
+    """A story of the previous briefing none of whose articles is in this one."""
+
+    headline: str = Field(description="The story's headline in the previous briefing.")
+    articles: int = Field(description="How many articles it had.")
+
+
+class BriefingChanges(_Strict):
+    """What is new since the previous briefing."""
+
+    previous: str | None = Field(description="The previous briefing compared with (its file name), or null when there was none.")
+    previous_created_at: datetime | None = Field(description="When the previous briefing was produced.")
+    new: int = Field(description="Stories none of whose articles were in the previous briefing.")
+    developing: int = Field(description="Known stories with new articles.")
+    unchanged: int = Field(description="Stories with no new article.")
+    dropped: list[DroppedStory] = Field(description="Stories of the previous briefing that are gone.")
 
 
 class WhoEntry(_Strict):
@@ -466,13 +541,14 @@ class BriefingFailure(_Strict):
     reason: str = Field(description="Why it failed, in one line.")
 
 
-class BriefingProvenance(_Strict):
+class BriefingProvenance(_Since):
     """How this briefing was produced: enough to reproduce and audit it."""
 
     prompt: str = Field(description="Briefing prompt template name, e.g. 'briefing'.")
     prompt_version: int = Field(description="Briefing prompt template version.")
     prompt_sha256: str = Field(description="sha256 of the briefing prompt template file.")
     article_prompt: str = Field(description="The article prompt as name@version.")
+    story_prompt: str | None = Field(None, description="The story prompt as name@version (stories of two or more articles).")
     schema_version: str = Field(description="Version of the briefing schema.")
     model: str = Field(description="Model name as sent to the endpoint.")
     endpoint: str = Field(description="Endpoint host (never a key).")
@@ -491,12 +567,16 @@ class Briefing(BriefingDraft):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_serialization_defaults_required=True,
+        json_schema_serialization_defaults_required=False,
         json_schema_extra={"$id": BRIEFING_ID},
     )
 
     title: str = Field(description="The briefing's title.")
     since: datetime | None = Field(description="Only articles from this time on were included (null: no limit).")
+    window_start: datetime | None = Field(None, description="Start of the time window covered: since, else the oldest known publish time.")
+    window_end: datetime | None = Field(None, description="End of the time window covered: when the briefing was produced.")
+    changes: BriefingChanges | None = Field(None, description="What is new since the previous briefing (null when none was compared).")
+    stories: list[Story] = Field(default_factory=list, description="Every article grouped into exactly one story, ranked by code; top_stories is the first ten of these.")
     articles: list[BriefingArticle] = Field(description="The summarised articles, in id order.")
     who_is_who: list[WhoEntry] = Field(description="Participants merged across articles, most mentioned first.")
     stances: list[StanceEntry] = Field(description="Who supports or opposes what, with the article and quote behind each.")
@@ -514,3 +594,14 @@ def briefing_draft_json_schema() -> dict[str, Any]:
 @cache
 def briefing_draft_schema_text() -> str:
     return json.dumps(briefing_draft_json_schema(), separators=(",", ":"))
+
+
+@cache
+def story_draft_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``StoryDraft`` sent to the model (strict-mode, titles stripped)."""
+    return _strip_titles(StoryDraft.model_json_schema())
+
+
+@cache
+def story_draft_schema_text() -> str:
+    return json.dumps(story_draft_json_schema(), separators=(",", ":"))

@@ -48,6 +48,7 @@ __all__ = [
     "Responder",
     "ScriptedLLM",
     "Step",
+    "briefing_responder",
     "delay",
     "error",
     "grounded_responder",
@@ -240,6 +241,75 @@ def grounded_responder(body: dict[str, Any]) -> dict[str, Any]:
         "participants": [_participant(name) for name in _find_names(article, limit=5)],
         "stances": [],
     }
+
+
+def _user_text(body: dict[str, Any]) -> str:
+    return next((_message_text(m.get("content")) for m in body.get("messages") or [] if m.get("role") == "user"), "")
+
+
+def _schema_name(body: dict[str, Any]) -> str | None:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+
+
+def is_story_request(body: dict[str, Any]) -> bool:
+    """A request for one story's words (the ``story`` prompt)."""
+    return _schema_name(body) == "story" or "<story>" in _user_text(body)
+
+
+def is_briefing_request(body: dict[str, Any]) -> bool:
+    """A request for a briefing's overview, themes and ranking (the ``briefing`` prompt)."""
+    return _schema_name(body) == "briefing" or "<articles>" in _user_text(body)
+
+
+def _lines(body: dict[str, Any], tag: str) -> list[dict[str, Any]]:
+    match = re.search(rf"<{tag}>\n(.*?)\n</{tag}>", _user_text(body), re.S)
+    return [json.loads(line) for line in match.group(1).splitlines() if line.strip()] if match else []
+
+
+def story_draft_for(body: dict[str, Any]) -> dict[str, Any]:
+    """A valid ``StoryDraft`` for a story request: the lead headline, the summaries joined, headlines as evidence."""
+    lines = _lines(body, "story")
+    if not lines:
+        return {"headline": "Story", "synthesis": "No articles.", "evidence": []}
+    synthesis = " ".join(_split_sentences(line.get("summary", ""))[0] for line in lines if line.get("summary"))
+    return {
+        "headline": _cut_at_word(lines[0].get("headline", "Story"), 140),
+        "synthesis": _cut_at_word(synthesis or lines[0].get("headline", "Story"), 700),
+        "evidence": [{"article_id": line["id"], "quote": line["headline"]} for line in lines[:3] if line.get("headline")],
+    }
+
+
+def briefing_draft_for(body: dict[str, Any]) -> dict[str, Any]:
+    """A valid ``BriefingDraft`` citing the ids (and quoting the headlines) in a briefing request."""
+    user = _user_text(body)
+    stories = []
+    for data in _lines(body, "articles"):
+        ids = [data["id"]] if "id" in data else data["article_ids"]
+        quote = data.get("headline") or next(iter(data.get("evidence") or []), None)
+        stories.append({
+            "headline": _cut_at_word(data.get("headline") or data["story"], 140),
+            "synthesis": _cut_at_word(data.get("summary") or data["synthesis"], 700),
+            "article_ids": ids[:12],
+            "evidence": [{"article_id": ids[0], "quote": quote}] if quote else [],
+        })
+    found = re.search(r"Participants: (.*)", user)
+    names = [n for n in (found.group(1).split("; ") if found else []) if n and n != "(none)"]
+    all_ids = [i for s in stories for i in s["article_ids"]]
+    return {
+        "overview": "The day's news in brief.",
+        "top_stories": stories[:10],
+        "themes": [{"name": "Everything", "summary": "All the articles.", "article_ids": all_ids[:30]}] if all_ids else [],
+        "key_people": [{"name": n, "note": f"{n} matters today."} for n in names[:2]],
+    }
+
+
+def briefing_responder(body: dict[str, Any]) -> dict[str, Any]:
+    """Valid replies for every request a briefing makes: summaries, story words, the overview."""
+    if is_story_request(body):
+        return story_draft_for(body)
+    if is_briefing_request(body):
+        return briefing_draft_for(body)
+    return grounded_responder(body)
 
 
 @functools.cache

@@ -24,47 +24,16 @@ from summariser.grounding import ArticleText
 from summariser.render import render_json
 from summariser.schema import ArticleSummary, BriefingDraft
 from summariser.store import Store
-from summariser.testing import ScriptedLLM, error, grounded_responder, reply
+from summariser.testing import ScriptedLLM, error, grounded_responder, is_briefing_request, is_story_request, reply
+from summariser.testing import briefing_responder as scripted_briefing_responder
 
 FAIL_MARK = "FAILME"
 
 
-def is_briefing_request(body: dict) -> bool:
-    rf = body.get("response_format") or {}
-    if (rf.get("json_schema") or {}).get("name") == "briefing":
-        return True
-    return "<articles>" in (body.get("messages") or [{}, {}])[-1].get("content", "")
-
-
-def briefing_draft_for(body: dict) -> dict:
-    """A valid BriefingDraft citing the ids (and quoting the headlines) in a briefing request."""
-    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    block = re.search(r"<articles>\n(.*?)\n</articles>", user, re.S).group(1)
-    stories = []
-    for line in block.splitlines():
-        data = json.loads(line)
-        ids = [data["id"]] if "id" in data else data["article_ids"]
-        quote = data.get("headline") or next(iter(data.get("evidence") or []), None)
-        stories.append({
-            "headline": data.get("headline") or data["story"],
-            "synthesis": data.get("summary") or data["synthesis"],
-            "article_ids": ids,
-            "evidence": [{"article_id": ids[0], "quote": quote}] if quote else [],
-        })
-    names = [n for n in re.search(r"Participants: (.*)", user).group(1).split("; ") if n != "(none)"]
-    all_ids = [i for s in stories for i in s["article_ids"]]
-    return {
-        "overview": "The day's news in brief.",
-        "top_stories": stories[:10],
-        "themes": [{"name": "Everything", "summary": "All the articles.", "article_ids": all_ids[:30]}],
-        "key_people": [{"name": n, "note": f"{n} matters today."} for n in names[:2]],
-    }
-
-
 def briefing_responder(body: dict):
     """Briefing requests get a valid BriefingDraft; articles marked FAILME fail; others are grounded."""
-    if is_briefing_request(body):
-        return briefing_draft_for(body)
+    if is_briefing_request(body) or is_story_request(body):
+        return scripted_briefing_responder(body)
     article = body["messages"][1]["content"]  # the article, also in re-asks
     match = re.search(rf"{FAIL_MARK}(\d+)", article)
     if match:
@@ -73,16 +42,31 @@ def briefing_responder(body: dict):
     return grounded_responder(body)
 
 
-def write_corpus(directory: Path, n: int = 100, failing: int = 10) -> list[Path]:
+CITIES = ["Lisbon", "Oslo", "Quito", "Hanoi", "Accra", "Lima", "Perth", "Riga", "Tunis", "Cusco", "Dakar", "Bergen",
+          "Kochi", "Split", "Durban", "Tromso", "Malaga", "Recife", "Gdansk", "Bilbao", "Izmir", "Porto"]
+FIRST = ["Carla", "Ingrid", "Mateo", "Linh", "Kwame", "Rosa", "Hamish", "Ilze", "Amira", "Yupanqui", "Awa", "Sigrid",
+         "Anil", "Marko", "Thabo", "Aslak", "Lucia", "Joana", "Zofia", "Iker", "Emre", "Rita"]
+LAST = ["Duarte", "Berg", "Vera", "Pham", "Mensah", "Quispe", "Reid", "Ozola", "Haddad", "Mamani", "Diop", "Lund",
+        "Nair", "Horvat", "Zulu", "Sara", "Ortega", "Lima", "Nowak", "Etxeberria", "Kaya", "Costa"]
+
+
+def write_corpus(directory: Path, n: int = 100, failing: int = 10, *, related: bool = True) -> list[Path]:
+    """``n`` harbour articles; ``related``: one city and the same two people (one story), else
+    each in its own city with its own people (``n`` stories, up to 22)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
         mark = f" {FAIL_MARK}{i}" if i < failing else ""
+        if related:
+            city, mayor, critic = "Lisbon", "Carla Duarte", "Rui Costa"
+        else:
+            k = i % len(CITIES)
+            city, mayor, critic = CITIES[k], f"{FIRST[k]} {LAST[k]}", f"{FIRST[(k + 11) % 22]} {LAST[(k + 5) % 22]}"
         text = (
             f"Harbour works number {i}\n\n"
-            f"Officials in Lisbon said on Monday that pier {i} would reopen next week.{mark} "
-            f"Mayor Carla Duarte said the repairs on pier {i} were \"finished ahead of time\". "
-            f"The opposition leader Rui Costa criticised the cost of pier {i}."
+            f"Officials in {city} said on Monday that pier {i} would reopen next week.{mark} "
+            f"Mayor {mayor} said the repairs on pier {i} were \"finished ahead of time\". "
+            f"The opposition leader {critic} criticised the cost of pier {i}."
         )
         path = directory / f"article-{i:03d}.txt"
         path.write_text(text, encoding="utf-8")
@@ -117,11 +101,13 @@ def test_100_articles_with_10_failures_is_partial_and_the_rerun_calls_no_model_f
     assert len(briefing["articles"]) == 90 and briefing["articles"][0]["id"] == "a1"
     assert all(not a["cached"] for a in briefing["articles"])
     first_calls = bllm.chat_count
-    # 90 good + 5 x 400 (1 call) + 5 x invalid (2 attempts) + 1 briefing call
-    assert first_calls == 90 + 5 + 10 + 1
+    # The 90 are one story (same city, same people): 1 story call and 1 overview call.
+    assert [len(s["article_ids"]) for s in briefing["stories"]] == [90]
+    # 90 good + 5 x 400 (1 call) + 5 x invalid (2 attempts) + 2 briefing calls
+    assert first_calls == 90 + 5 + 10 + 2
     p = briefing["provenance"]
     # Calls count replies received, as Provenance.attempts does: a 400 brings no reply.
-    assert p["article_calls"] == 90 + 10 and p["briefing_calls"] == 1 and p["stages"] == 1
+    assert p["article_calls"] == 90 + 10 and p["briefing_calls"] == 2 and p["stages"] == 1
     assert p["usage"]["total_tokens"] > 0 and len(p["input_sha256"]) == 90
     assert "Failed:" in capsys.readouterr().err
 
@@ -133,7 +119,7 @@ def test_100_articles_with_10_failures_is_partial_and_the_rerun_calls_no_model_f
     assert all(FAIL_MARK in body["messages"][1]["content"] for body in bllm.requests)
     assert bllm.chat_count == 5 + 10
     assert again["provenance"]["briefing_calls"] == 0
-    assert again["top_stories"] == briefing["top_stories"]
+    assert again["top_stories"] == briefing["top_stories"] and again["stories"] == briefing["stories"]
 
 
 def test_json_output_validates_and_cites_only_known_articles(bllm, bsettings, tmp_path):
@@ -152,7 +138,7 @@ def test_json_output_validates_and_cites_only_known_articles(bllm, bsettings, tm
 
 
 def test_unknown_ids_and_quotes_are_reasked_then_dropped_and_reported(bllm, bsettings, tmp_path):
-    write_corpus(tmp_path / "inbox", n=3, failing=0)
+    write_corpus(tmp_path / "inbox", n=3, failing=0, related=False)  # three one-article stories: no story call
     bad = {
         "overview": "x",
         "top_stories": [
@@ -173,14 +159,15 @@ def test_unknown_ids_and_quotes_are_reasked_then_dropped_and_reported(bllm, bset
     assert "unknown article id 'a42'" in feedback and "unknown article id 'a99'" in feedback
     assert "quote not found in article a1" in feedback and "'Nobody Atall' is not in the participant list" in feedback
     b = result.briefing
-    assert [s.headline for s in b.top_stories] == ["Real"]
-    assert b.top_stories[0].article_ids == ["a1"] and b.top_stories[0].evidence == []
+    # Stories are the code's (one per article); the model's checked ranking puts a1's first.
+    assert [s.article_ids for s in b.stories] == [["a1"], ["a2"], ["a3"]]
+    assert b.stories[0].signals.model_rank == 1 and b.stories[1].signals.model_rank is None
     assert b.key_people == []
     assert {d.path for d in b.dropped} == {"top_stories[0].article_ids[1]", "top_stories[0].evidence[0]", "top_stories[1].article_ids[0]", "key_people[0]"}
 
 
 def test_tiny_budget_aggregates_in_stages_and_every_request_fits(bllm, bsettings, tmp_path):
-    write_corpus(tmp_path / "inbox", n=20, failing=0)
+    write_corpus(tmp_path / "inbox", n=20, failing=0, related=False)
     budget = 1900
     with Store(bsettings.store_path) as store, BriefingBuilder(bsettings, store=store, context_budget=budget) as builder:
         result = builder.build([str(tmp_path / "inbox")])
@@ -193,7 +180,7 @@ def test_tiny_budget_aggregates_in_stages_and_every_request_fits(bllm, bsettings
     for body in briefing_bodies:
         chars = sum(len(m["content"]) for m in body["messages"])
         assert chars // 4 + body["max_tokens"] <= budget + 50  # the estimate, not silently exceeded
-        first_stage_ids |= set(re.findall(r'"id":"(a\d+)"', body["messages"][1]["content"]))
+        first_stage_ids |= set(re.findall(r'"(a\d+)"', body["messages"][1]["content"]))
     assert first_stage_ids == {f"a{i}" for i in range(1, 21)}  # nothing truncated away
     assert bllm.chat_count == calls and again.briefing.provenance.briefing_calls == 0
     assert again.briefing.top_stories == b.top_stories
@@ -212,7 +199,7 @@ def test_context_overflow_splits_the_call_instead_of_losing_articles(clean_env, 
                 return error(400, "request (5000 tokens) exceeds the available context size (4096 tokens)", code="context_length_exceeded")
         return briefing_responder(body)
 
-    write_corpus(tmp_path / "inbox", n=12, failing=0)
+    write_corpus(tmp_path / "inbox", n=12, failing=0, related=False)
     with ScriptedLLM(responder=responder) as server:
         settings = Settings.load(base_url=server.base_url, model="scripted", retry_budget_s=5.0, max_attempts=2, concurrency=8)
         with Store(settings.store_path) as store, BriefingBuilder(settings, store=store, context_budget=100000) as builder:
@@ -225,7 +212,7 @@ def test_context_overflow_splits_the_call_instead_of_losing_articles(clean_env, 
     assert sizes == [12, 6, 3, 3, 6, 3, 3, 4]  # whole, halves, quarters; then the merge of the 4 parts
     briefed = set()  # articles inside a first-stage call the server accepted
     for body in answered:
-        lines = re.findall(r'^\{"id":"(a\d+)"', body["messages"][1]["content"], re.M)
+        lines = re.findall(r'"article_ids":\["(a\d+)"\]', body["messages"][1]["content"])
         if 0 < len(lines) <= max_lines:
             briefed |= set(lines)
     assert briefed == {f"a{i}" for i in range(1, 13)}
@@ -277,7 +264,7 @@ def test_default_settings_use_the_local_endpoint_for_briefing_calls(clean_env, t
         write_corpus(tmp_path / "inbox", n=2, failing=0)
         out = tmp_path / "b.json"
         assert main(["briefing", str(tmp_path / "inbox"), "--out", str(out)]) == 0
-        assert server.chat_count == 3
+        assert server.chat_count == 4  # 2 articles, 1 story of both, 1 overview
         assert json.loads(out.read_text())["provenance"]["model"] == Settings.load().model_name
 
 

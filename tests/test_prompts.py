@@ -17,6 +17,7 @@ RELEASED = {
     "article/v1.toml": "a6fbb1de0cb4",
     "article/v2.toml": "bbcc074bd978",
     "briefing/v1.toml": "10a9bee0b04e",
+    "story/v1.toml": "a8a503c7638c",
 }
 
 

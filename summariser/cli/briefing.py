@@ -80,7 +80,7 @@ def briefing_command(
     b = result.briefing
     cached = sum(1 for a in b.articles if a.cached)
     err_console.print(
-        f"Wrote {out} ({fmt}): {len(b.articles)} articles ({cached} cached), {len(b.top_stories)} top stories; "
+        f"Wrote {out} ({fmt}): {len(b.articles)} articles ({cached} cached), {len(b.stories)} stories; "
         f"{result.article_calls + result.briefing_calls} model calls."
     )
     if b.failures:
