@@ -906,6 +906,11 @@ def _estimate_tokens(body: dict[str, Any]) -> int:
     return chars // 4 + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
 
 
+def count_answered(path: Path) -> int:
+    """How many requests a results file already answered with 200 (what --resume skips)."""
+    return len(_done_ids(Path(path)))
+
+
 def _done_ids(path: Path) -> set[str]:
     """custom_ids already answered with 200 in an existing results file (for --resume)."""
     done: set[str] = set()
@@ -1112,6 +1117,7 @@ __all__ = [
     "SplitWriter",
     "batch_status",
     "collect_batch",
+    "count_answered",
     "estimate_cost",
     "import_results",
     "load_articles",

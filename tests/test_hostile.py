@@ -396,3 +396,100 @@ def test_a_clean_article_has_no_warnings(endpoint):
     result = run_cli("summarise", str(SEED_ARTICLE), "--format", "json", "--no-store", env=endpoint)
     assert result.returncode == 0 and "Warning:" not in result.stderr.decode()
     assert json.loads(result.stdout)["grounding"]["warnings"] == []
+
+
+# -- interrupts: Ctrl-C keeps finished work and says how to go on; stale temp files go -------
+
+
+def _start_cli(*args: str, env: dict) -> subprocess.Popen:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
+    full_env["SUMMARISER_HOME"] = os.environ["SUMMARISER_HOME"]
+    full_env.update(env)
+    return subprocess.Popen([sys.executable, "-m", "summariser", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
+
+
+def _wait_for(check, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_during_summarise_keeps_finished_work_and_says_how_to_continue(endpoint, llm, tmp_path, jobs):
+    import signal
+
+    from summariser.testing import delay
+
+    paths = [str(p) for p in sorted(SEEDS.glob("wikinews-*.txt"))[:3]]
+    out = tmp_path / "out"
+    llm.enqueue(delay(0), delay(4), delay(4))  # the first at once, then slow
+    process = _start_cli("summarise", *paths, "--out", str(out), "-j", jobs, env=endpoint)
+    _wait_for(lambda: out.is_dir() and any(out.glob("*.json")) and llm.chat_count >= 2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    err = err.decode()
+    assert process.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Interrupted: 1 of 3 article(s) done"), err
+    assert "rerun the same command" in lines[0] and "Traceback" not in err
+    assert len(list(out.glob("*.json"))) == 1
+
+    asked = llm.chat_count
+    again = run_cli("summarise", *paths, "--out", str(out), "-j", jobs, env=endpoint)
+    assert again.returncode == 0, again.stderr.decode()
+    assert llm.chat_count - asked == 2  # the finished article is not asked again
+    assert len(list(out.glob("*.json"))) == 3
+
+
+def test_ctrl_c_during_batch_run_keeps_answers_and_points_at_resume(endpoint, llm, tmp_path):
+    import signal
+
+    from summariser.testing import delay
+
+    requests, results = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    paths = [str(p) for p in sorted(SEEDS.glob("wikinews-*.txt"))[:3]]
+    assert run_cli("batch", "prepare", *paths, "--out", str(requests), env=endpoint).returncode == 0
+    llm.enqueue(delay(0), delay(4))
+    process = _start_cli("batch", "run", str(requests), "--out", str(results), "-j", "1", env=endpoint)
+    _wait_for(lambda: results.exists() and results.read_text().count("\n") >= 1 and llm.chat_count >= 2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    err = err.decode()
+    assert process.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Interrupted: 1 of 3 request(s) answered") and "--resume" in lines[0], err
+    assert [json.loads(line)["response"]["status_code"] for line in results.read_text().splitlines()] == [200]
+
+    resumed = run_cli("batch", "run", str(requests), "--out", str(results), "--resume", "-j", "1", env=endpoint)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    ids = [json.loads(line)["custom_id"] for line in results.read_text().splitlines()]
+    assert sorted(ids) == sorted(_request_ids(requests)) and len(ids) == 3
+    assert llm.chat_count == 4  # 1 answered + 1 cut short by Ctrl-C + the 2 left: nothing answered twice
+
+
+def test_a_temp_file_left_by_kill_9_is_removed_by_the_next_write(endpoint, tmp_path):
+    import time
+
+    assert run_cli("summarise", str(SEED_ARTICLE), env=endpoint).returncode == 0  # something to export
+    target = tmp_path / "export.jsonl"
+    killed = subprocess.run(
+        [sys.executable, "-c", "import os, sys\nfrom summariser.files import atomic_open\n"
+         "with atomic_open(sys.argv[1]) as h:\n    h.write('half'); h.flush(); os.kill(os.getpid(), 9)\n", str(target)],
+        capture_output=True, timeout=60,
+    )
+    assert killed.returncode == -9
+    left = list(tmp_path.glob(".export.jsonl.*.tmp"))
+    assert len(left) == 1 and not target.exists()
+    live = tmp_path / f".export.jsonl.{os.getpid()}-inuse.tmp"  # a live writer's temp file is kept
+    live.write_text("busy")
+    old = tmp_path / ".export.jsonl.q1w2e3.tmp"  # from before the pid was in the name, a day old
+    old.write_text("old")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+
+    result = run_cli("export", "--format", "jsonl", "--out", str(target), env=endpoint)
+    assert result.returncode == 0, result.stderr.decode()
+    assert target.exists() and live.exists()
+    assert not left[0].exists() and not old.exists()

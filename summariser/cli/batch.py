@@ -14,6 +14,7 @@ from rich.table import Table
 
 from .. import batch as batch_lib
 from ..config import Settings
+from ..errors import Interrupted
 from ..sources import DIRECTORY_HELP
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
 
@@ -330,9 +331,18 @@ def run_command(
     settings = load_settings(base_url=base_url, model=model, timeout_s=timeout, retry_budget_s=retry_budget, max_transport_retries=50, db_path=db, local_model=local_model, concurrency=concurrency,
                              defaults={"concurrency": 8, "timeout_s": 300.0, "retry_budget_s": 600.0})
     total = batch_lib.count_lines(file) if file.is_file() else None
-    with _progress("Running", total) as progress:
-        report = batch_lib.run_batch_file(file, out, settings=settings, rpm=rpm, tpm=tpm, resume=resume,
-                                          on_progress=lambda r: _advance(progress, r.ok + r.errors + r.skipped))
+    try:
+        with _progress("Running", total) as progress:
+            report = batch_lib.run_batch_file(file, out, settings=settings, rpm=rpm, tpm=tpm, resume=resume,
+                                              on_progress=lambda r: _advance(progress, r.ok + r.errors + r.skipped))
+    except KeyboardInterrupt:
+        # Every answered line is already in --out (written and flushed one by one); without
+        # --resume a rerun would start --out afresh and pay for them again.
+        answered = batch_lib.count_answered(out)
+        raise Interrupted(
+            f"Interrupted: {answered} of {total or 0} request(s) answered and kept in {out}, {max(0, (total or 0) - answered)} not; "
+            f"rerun with --resume to continue: summariser batch run {file} --out {out} --resume"
+        ) from None
     imported = None
     if then_import:
         with _store(settings) as store:

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import InputError
+from ..errors import InputError, Interrupted
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..sources import DIRECTORY_HELP, expand_paths, load_input
@@ -118,10 +118,11 @@ def summarise_command(
 
         store = Store(settings.store_path)
     used: set[str] = set()
-    succeeded = 0
+    succeeded = finished = 0
     try:
         with Summariser(settings, store=store) as summariser:
             for outcome in _run_all(summariser, loaded, refresh=refresh, progress=not as_json and len(loaded) > 1):
+                finished += 1
                 if outcome.error is not None:
                     failures += 1
                     _report_failure(outcome)
@@ -137,6 +138,8 @@ def summarise_command(
                     print_json(payload)
                 else:
                     render_summary(console, outcome.summary, cached=outcome.cached)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(finished, len(loaded), kept=store is not None, out=out)) from None
     finally:
         if store is not None:
             store.close()
@@ -145,6 +148,13 @@ def summarise_command(
     if failures:
         err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if succeeded else "."))
         raise typer.Exit(1)
+
+
+def _interrupted_message(finished: int, total: int, *, kept: bool, out: Path | None) -> str:
+    """The one line Ctrl-C prints: what is done, what is not, and how to go on."""
+    where = " (in the run store" + (f" and {out}/" if out is not None else "") + ")" if kept else (f" (in {out}/)" if out is not None else "")
+    again = "rerun the same command to continue: finished articles are not asked again" if kept else "rerun to summarise the rest (--no-store: finished articles would be asked again)"
+    return f"Interrupted: {finished} of {total} article(s) done{where}, {total - finished} not finished; {again}."
 
 
 def _report_failure(outcome: Outcome) -> None:
