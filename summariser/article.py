@@ -21,6 +21,13 @@ class Article:
     source: str | None = None
     title: str | None = None
     published: datetime | None = None
+    # What the page or feed says about itself (trafilatura's metadata, the feed entry); None
+    # where it says nothing. Never guessed.
+    url: str | None = None
+    site_name: str | None = None
+    author: str | None = None
+    language: str | None = None
+    feed: str | None = None
     sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -32,7 +39,18 @@ class Article:
         return self.source or f"<text {self.sha256[:12]}>"
 
     def source_info(self) -> SourceInfo:
-        return SourceInfo(path=self.source, sha256=self.sha256, length=len(self.text))
+        return SourceInfo(
+            path=self.source,
+            sha256=self.sha256,
+            length=len(self.text),
+            url=self.url,
+            title=self.title,
+            site_name=self.site_name,
+            author=self.author,
+            published=self.published,
+            language=self.language,
+            feed=self.feed,
+        )
 
 
 def cache_key(*, article_sha256: str, prompt_sha256: str, model: str, schema_version: str, options: str = "") -> str:

@@ -326,19 +326,24 @@ def prepare_batch(
     return report
 
 
-def load_articles(sources: Iterable[str | Path], errors: list[str], *, pattern: str | None = None) -> Iterator[Article]:
-    """Articles from files/directories/stdin, lazily; unreadable inputs go to ``errors``."""
-    from .sources import expand_paths, load_input
+def load_articles(
+    sources: Iterable[str | Path], errors: list[str], *, pattern: str | None = None, fetch_timeout_s: float = 20.0
+) -> Iterator[Article]:
+    """Articles from files, directories, globs, stdin, URLs and feeds (the same reader as
+    ``summarise``), lazily; unreadable inputs go to ``errors`` as one line each."""
+    from .collect import Collector
 
-    empty: list[InputError] = []  # directories with no article files: reported, the rest still read
-    for item in expand_paths(sources, pattern=pattern, errors=empty):
-        errors.extend(str(exc) for exc in empty)
-        empty.clear()
-        try:
-            yield load_input(item)
-        except InputError as exc:
-            errors.append(str(exc))
-    errors.extend(str(exc) for exc in empty)
+    failures: list = []
+
+    def drain() -> None:
+        errors.extend(f"{f.source}: {f.reason}" for f in failures)
+        failures.clear()
+
+    with Collector(timeout_s=fetch_timeout_s, pattern=pattern) as collector:
+        for article in collector.iter_articles(sources, failures):
+            drain()
+            yield article
+    drain()
 
 
 # ------------------------------------------------------------------------------------------

@@ -5,13 +5,15 @@ the input and why, and the briefing lists it. Articles are deduplicated by URL a
 and ``filter_since`` keeps those published (or, when no date is known, first seen by the run
 store) at or after a moment.
 
-Reading single files goes through ``sources.py``; this module adds feeds, URLs and globs.
+Reading single files goes through ``sources.py``; this module adds feeds, URLs, globs and stdin
+(``-``). Every command that reads articles (``summarise``, ``briefing``, ``batch prepare``) reads
+them here, so a URL, a feed or a directory means the same thing to each.
 """
 
 from __future__ import annotations
 
 import glob
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -21,7 +23,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from .article import Article
 from .errors import InputError
-from .sources import decode_text, expand_paths, html_to_article, looks_like_html, read_article, text_to_article
+from .sources import decode_text, expand_paths, html_to_article, looks_like_html, read_article, read_stdin, text_to_article
 
 if TYPE_CHECKING:
     import httpx
@@ -65,6 +67,11 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _text(value: Any) -> str | None:
+    value = " ".join(str(value).split()) if value else None
+    return value or None
 
 
 def _entry_date(entry: Any) -> datetime | None:
@@ -133,7 +140,7 @@ class Collector:
             return self.read_feed(text, url)
         if "html" in content_type or looks_like_html(text):
             return [html_to_article(text, url, url=url)]
-        return [text_to_article(text, url)]
+        return [replace(text_to_article(text, url), url=url)]
 
     # -- feeds -----------------------------------------------------------------------------
     def read_feed(self, text: str, label: str) -> list[Article]:
@@ -145,8 +152,10 @@ class Collector:
             raise InputError(f"{label}: not a readable RSS/Atom feed ({parsed.get('bozo_exception')})")
         if not parsed.entries:
             raise InputError(f"{label}: the feed has no entries")
+        channel = parsed.get("feed", {})
+        about = {"site_name": _text(channel.get("title")), "language": _text(channel.get("language")), "feed": label}
         with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(lambda e: self._feed_entry(e, label), parsed.entries))
+            results = list(pool.map(lambda e: self._feed_entry(e, label, about), parsed.entries))
         articles = []
         for result in results:
             if isinstance(result, CollectFailure):
@@ -155,16 +164,29 @@ class Collector:
                 articles.append(result)
         return articles
 
-    def _feed_entry(self, entry: Any, feed: str) -> Article | CollectFailure:
+    def _feed_entry(self, entry: Any, feed: str, about: Mapping[str, str | None]) -> Article | CollectFailure:
         link = entry.get("link")
         title = entry.get("title")
         published = _entry_date(entry)
+        author = _text(entry.get("author"))
         problem = None
+
+        def described(article: Article, **known: Any) -> Article:
+            # The page's own metadata first; the feed fills what the page does not say.
+            return replace(
+                article,
+                site_name=article.site_name or about["site_name"],
+                author=article.author or author,
+                language=article.language or about["language"],
+                feed=about["feed"],
+                **known,
+            )
+
         if link and is_url(link):
             try:
                 found = self.read_url(link)
                 if len(found) == 1:
-                    return replace(found[0], title=found[0].title or title, published=_aware(found[0].published) or published)
+                    return described(found[0], title=found[0].title or title, published=_aware(found[0].published) or published)
                 problem = f"{link}: is a feed, not an article"
             except InputError as exc:
                 problem = str(exc)
@@ -173,14 +195,14 @@ class Collector:
         if content.strip():
             try:
                 body = html_to_article(f"<html><body><article>{content}</article></body></html>", link or feed) if "<" in content else text_to_article(content, link or feed)
-                return replace(body, title=title or body.title, published=published)
+                return described(body, title=title or body.title, published=published, url=link if link and is_url(link) else None)
             except InputError as exc:
                 problem = problem or str(exc)
         return CollectFailure(link or f"{feed} ({title or 'untitled entry'})", problem or "the feed entry has no link and no content")
 
     # -- everything ------------------------------------------------------------------------
     def _expand(self, source: str) -> list[str | Path] | CollectFailure:
-        if is_url(source):
+        if is_url(source) or source == "-":
             return [source]
         if _GLOB_CHARS & set(source) and not Path(source).exists():
             matches = sorted(glob.glob(source, recursive=True))
@@ -190,11 +212,13 @@ class Collector:
         try:
             return list(expand_paths([source], pattern=self.pattern, skipped=self._skipped))
         except InputError as exc:
-            return CollectFailure(source, str(exc))
+            return CollectFailure(source, str(exc).removeprefix(f"{source}: "))
 
     def read_source(self, item: str | Path) -> list[Article]:
         if isinstance(item, str) and is_url(item):
             return self.read_url(item)
+        if str(item) == "-":
+            return [read_stdin()]
         path = Path(item)
         if path.suffix.lower() in FEED_SUFFIXES or (path.is_file() and _sniff_feed(path)):
             data = path.read_bytes() if path.is_file() else b""
@@ -202,6 +226,25 @@ class Collector:
                 raise InputError(f"{path}: no such file: check the path")
             return self.read_feed(decode_text(data, str(path)), str(path))
         return [read_article(path)]
+
+    def iter_articles(self, sources: Iterable[str | Path], failures: list[CollectFailure]) -> Iterator[Article]:
+        """Articles one at a time, in input order, without deduplication: for inputs too many
+        to hold in memory at once (``batch prepare``). Unreadable inputs go to ``failures``."""
+        for source in sources:
+            expanded = self._expand(str(source))
+            if isinstance(expanded, CollectFailure):
+                failures.append(expanded)
+                continue
+            for item in expanded:
+                self._feed_failures = []
+                try:
+                    found = self.read_source(item)
+                except InputError as exc:
+                    failures.append(CollectFailure(str(item), str(exc).removeprefix(f"{item}: ")))
+                    continue
+                failures.extend(self._feed_failures)
+                for article in found:
+                    yield replace(article, published=_aware(article.published))
 
     def collect(self, sources: Iterable[str]) -> Collection:
         """Read every source; dedupe by URL and text hash, keeping the first occurrence."""

@@ -64,6 +64,9 @@ class Settings:
     cache_dir: Path = field(default_factory=default_cache_dir)
     db_path: Path | None = None
     local_model: Path | None = None
+    # Where each setting came from ("flag", "env", "config", "default"), so an error can say
+    # which URL and model it tried and why (see endpoint.py). Not a setting: never compared.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.mode not in OUTPUT_MODES:
@@ -117,7 +120,8 @@ class Settings:
 
         ``defaults`` are a command's own built-in defaults (e.g. one worker for ``summarise``):
         they sit below the config file, so ``concurrency = 4`` there still applies."""
-        values, _ = resolve(env, defaults, **flags)
+        values, origins = resolve(env, defaults, **flags)
+        values["origins"] = origins
         from .redaction import remember_key
 
         remember_key(values.get("api_key"))  # whatever echoes it back is redacted before printing or storing
@@ -160,7 +164,7 @@ def resolve(
     """Settings values and where each came from ("flag", "env", "config", "default")."""
     env = os.environ if env is None else env
     path = config_path(env, flags.get("home"))
-    known = {f.name for f in fields(Settings)}
+    known = {f.name for f in fields(Settings)} - {"origins"}
     values: dict[str, Any] = dict(defaults or {})
     sources = dict.fromkeys(known, "default")
     layers = [

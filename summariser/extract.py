@@ -39,6 +39,7 @@ class Outcome:
     summary: ArticleSummary | None = None
     error: SummariserError | None = None
     cached: bool = False
+    duration_s: float = 0.0  # wall time spent on it in this run (0 for a cache hit)
 
     @property
     def ok(self) -> bool:
@@ -152,7 +153,11 @@ class Summariser:
         if self.store is None or refresh:
             return None
         hit = self.store.get_cached(self.key_for(article))
-        return Outcome(article, summary=hit, cached=True) if hit is not None else None
+        if hit is None:
+            return None
+        # Same text, maybe read from elsewhere this time: describe the source as read now.
+        hit = hit.model_copy(update={"provenance": hit.provenance.model_copy(update={"source": article.source_info()})})
+        return Outcome(article, summary=hit, cached=True)
 
     def _start_run(self, article: Article) -> int | None:
         if self.store is None:
@@ -172,11 +177,11 @@ class Summariser:
         duration = time.monotonic() - started
         if exc is None:
             summary = build_summary(session, article, endpoint=self.endpoint().endpoint_host, duration_s=duration)
-            outcome = Outcome(article, summary=summary)
+            outcome = Outcome(article, summary=summary, duration_s=duration)
         else:
             if isinstance(exc, LLMError) and not exc.attempt_log:
                 exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
-            outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)))
+            outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)), duration_s=duration)
             if outcome.error is not None and outcome.error.stops_run and self.stopped is None:
                 self.stopped = outcome.error
         if self.store is not None and run_id is not None:

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
-from urllib.parse import urlsplit, urlunsplit
-
 import httpx
 import openai
 from tenacity import (
@@ -29,6 +27,7 @@ from tenacity import (
 )
 
 from .config import Settings
+from .endpoint import OPENAI_URL, safe_url
 from .retry import is_retryable_status, retry_after_s
 from .redaction import redact, remember_key
 from .retrying import released
@@ -66,12 +65,7 @@ class Transient(Exception):
 
 def endpoint_url(settings: Settings) -> str:
     """The endpoint's URL as it is safe to show: no user:password part."""
-    url = settings.base_url or "https://api.openai.com/v1"
-    parts = urlsplit(url)
-    if parts.username or parts.password:
-        netloc = parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else ""
-        url = urlunsplit(parts._replace(netloc=netloc))
-    return url
+    return safe_url(settings.base_url or OPENAI_URL)
 
 
 def _connect_failed(exc: BaseException) -> bool:
@@ -187,6 +181,7 @@ class ChatClient:
 
     settings: Settings
     adapt: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # server-specific request rewrite
+    transport: Any = None  # an httpx transport for both clients (e.g. testing.FakeModel's MockTransport)
 
     def __post_init__(self) -> None:
         remember_key(self.settings.api_key)
@@ -205,13 +200,15 @@ class ChatClient:
     @property
     def sync_client(self) -> openai.OpenAI:
         if self._sync is None:
-            self._sync = openai.OpenAI(**self._kwargs())
+            extra = {"http_client": httpx.Client(transport=self.transport)} if self.transport is not None else {}
+            self._sync = openai.OpenAI(**self._kwargs(), **extra)
         return self._sync
 
     @property
     def async_client(self) -> openai.AsyncOpenAI:
         if self._async is None:
-            self._async = openai.AsyncOpenAI(**self._kwargs())
+            extra = {"http_client": httpx.AsyncClient(transport=self.transport)} if self.transport is not None else {}
+            self._async = openai.AsyncOpenAI(**self._kwargs(), **extra)
         return self._async
 
     def _adapted(self, body: dict[str, Any]) -> dict[str, Any]:

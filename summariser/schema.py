@@ -217,6 +217,13 @@ class SourceInfo(_Strict):
     path: str | None = Field(description="File path or URL the article was read from; null for stdin or text.")
     sha256: str = Field(description="sha256 of the article text as summarised (hex).")
     length: int = Field(description="Length of the article text in characters.")
+    url: str | None = Field(None, description="The article's URL: where it was fetched, else the page's canonical URL; null for a file or text without one.")
+    title: str | None = Field(None, description="Title from the page's metadata or the feed entry (for a text file: its first line, when that reads as a title).")
+    site_name: str | None = Field(None, description="Publisher or site name from the page's metadata, else the feed's title.")
+    author: str | None = Field(None, description="Author(s) as the page or feed entry names them.")
+    published: datetime | None = Field(None, description="Publication date and time the page or feed entry gives (UTC when no zone is given).")
+    language: str | None = Field(None, description="Language tag the page or feed declares, e.g. 'en' or 'en-GB'; null when none is declared (never guessed).")
+    feed: str | None = Field(None, description="The RSS/Atom feed (URL or file) the article was found through, if any.")
 
 
 class Provenance(_Strict):

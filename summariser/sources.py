@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import sys
+from datetime import datetime, timezone
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -20,6 +21,9 @@ DIRECTORY_SUFFIXES = (".txt", ".html", ".htm")
 DIRECTORY_HELP = "A directory contributes its .txt, .html and .htm files; --glob PATTERN picks others."
 _HTML_SUFFIXES = (".html", ".htm")
 _SNIFF = 8192
+# Dates the page declares (meta tags, <time>, the URL), with their time of day. htmldate's
+# extensive search would otherwise turn a year in the text ("in 2022") into 2022-01-01.
+_DATE_CONFIG = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True, "extensive_search": False}
 MIN_HTML_WORDS = 25  # less main text than this means the extractor found navigation, not an article
 
 
@@ -45,7 +49,8 @@ def looks_like_html(text: str) -> bool:
 
 
 def html_to_article(html: str, label: str, *, url: str | None = None) -> Article:
-    """Extract the main text (and title, date) of an HTML page with trafilatura."""
+    """Extract the main text and what the page says about itself (title, site, author, date,
+    language, canonical URL) with trafilatura."""
     import trafilatura
 
     text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False, favor_precision=True)
@@ -55,17 +60,51 @@ def html_to_article(html: str, label: str, *, url: str | None = None) -> Article
             f"{label}: no article text found in this HTML page (only {words} words of main text): "
             "save the article's text as .txt instead"
         )
-    meta = trafilatura.extract_metadata(html, default_url=url)
-    title = meta.title if meta else None
-    published = None
-    if meta and meta.date:
-        from datetime import datetime
+    meta = trafilatura.extract_metadata(html, default_url=url, date_config=_DATE_CONFIG)
+    return Article(
+        text=text.strip(),
+        source=label,
+        title=_clean(meta.title) if meta else None,
+        published=parse_date(meta.date) if meta else None,
+        url=url or (_clean(meta.url) if meta else None),
+        site_name=_clean(meta.sitename) if meta else None,
+        author=_clean(meta.author) if meta else None,
+        language=page_language(html),
+    )
 
-        try:
-            published = datetime.fromisoformat(meta.date)
-        except ValueError:
-            published = None
-    return Article(text=text.strip(), source=label, title=title, published=published)
+
+def parse_date(text: str | None) -> datetime | None:
+    """An ISO date or date-time as an aware datetime (UTC when no zone is given), else None."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def page_language(html: str) -> str | None:
+    """The language the page declares (``<html lang>``, else Content-Language or og:locale)."""
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return None
+    declared = root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    if not declared:
+        for meta in root.iter("meta"):
+            key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
+            if key in ("content-language", "og:locale", "language") and meta.get("content"):
+                declared = meta.get("content")
+                break
+    return _clean(declared.replace("_", "-")) if declared else None
+
+
+def _clean(value: str | None) -> str | None:
+    value = " ".join(value.split()) if value else None
+    return value or None
 
 
 def text_to_article(text: str, label: str | None) -> Article:

@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = [
     "DelayStep",
     "ErrorStep",
+    "FakeModel",
     "RawStep",
     "ReplyStep",
     "Responder",
@@ -501,6 +502,15 @@ def _stream(completion: dict[str, Any], *, include_usage: bool) -> bytes:
 # The server
 
 
+def _split_path(raw: str) -> tuple[str, dict[str, list[str]]]:
+    """A request target as (path without the optional ``/v1`` prefix, query)."""
+    url = urlsplit(raw)
+    path = url.path.rstrip("/") or "/"
+    if path.startswith("/v1/") or path == "/v1":
+        path = path[3:] or "/"
+    return path, parse_qs(url.query)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -562,12 +572,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         # Read the whole body before answering, whatever the path, so keep-alive stays in sync.
         body = self._read_body()
-        url = urlsplit(self.path)
-        path = url.path.rstrip("/") or "/"
-        if path.startswith("/v1/") or path == "/v1":
-            path = path[3:] or "/"
+        path, query = _split_path(self.path)
         try:
-            answer = self.server.llm._route(method, path, parse_qs(url.query), body, dict(self.headers))
+            answer = self.server.llm._route(method, path, query, body, dict(self.headers))
         except Exception as exc:  # a bug in a responder: show it to the test, don't hang it
             answer = _Answer(500, _error_body(f"ScriptedLLM failed: {exc!r}", type="server_error"))
         self._send(answer)
@@ -1038,3 +1045,94 @@ def _parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str | No
             fields[field_name] = (disposition.get_filename(), data)
     return fields
 
+
+
+# --------------------------------------------------------------------------------------------
+# In-process fake
+
+
+class FakeModel(ScriptedLLM):
+    """The same scripting as :class:`ScriptedLLM`, answered in-process: no port, no thread.
+
+    For your own unit tests: the real ``openai`` client and summariser's whole retry and
+    grounding path run unchanged, over ``httpx.MockTransport`` instead of a socket::
+
+        from summariser.testing import FakeModel, error, reply
+
+        fake = FakeModel()                                   # grounded replies by default
+        fake.enqueue(error(429, headers={"Retry-After": "0"}), reply({"headline": "..."}))
+        with fake.summariser() as s:                         # or Summariser(settings, client=fake.client(settings))
+            outcome = s.summarise(text)
+        assert fake.chat_count == 2
+
+    ``delay()`` steps are not slept (unit tests stay fast); a delay at or above the client's read
+    timeout raises ``httpx.ReadTimeout`` at once, as a slow server would after the timeout. For
+    real latency, keep-alive or concurrency tests use :class:`ScriptedLLM`.
+    """
+
+    BASE_URL = "http://fake-model.invalid/v1"
+
+    def __init__(self, *, responder: Responder | None = None) -> None:
+        super().__init__(responder=responder)
+        self._request: Any = None
+        self._serial = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return self.BASE_URL
+
+    def start(self) -> FakeModel:  # nothing to start: answers are computed in the caller's thread
+        return self
+
+    def stop(self) -> None:
+        pass
+
+    def transport(self) -> Any:
+        """An ``httpx.MockTransport`` (sync and async) that answers like the scripted server."""
+        import httpx
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            path, query = _split_path(request.url.raw_path.decode("ascii"))
+            with self._serial:  # one request at a time: _answer reads the request being served
+                self._request = request
+                try:
+                    answer = self._route(request.method, path, query, request.content, dict(request.headers))
+                finally:
+                    self._request = None
+            headers = [("content-type", answer.content_type), ("x-request-id", self._new_id("req_")), *answer.headers]
+            return httpx.Response(answer.status, content=answer.to_bytes(), headers=headers)
+
+        return httpx.MockTransport(handle)
+
+    def _answer(self, step: Step, body: dict[str, Any], *, wait: bool) -> _Answer:
+        waited, probe = 0.0, step
+        while isinstance(probe, DelayStep):
+            waited += probe.seconds
+            probe = _as_step(probe.then) if probe.then is not None else None
+        request = self._request
+        timeout = ((request.extensions.get("timeout") or {}).get("read") if request is not None else None)
+        if waited and timeout is not None and waited >= timeout:
+            import httpx
+
+            raise httpx.ReadTimeout(f"FakeModel: a {waited:g}s delay at a {timeout:g}s read timeout", request=request)
+        return super()._answer(step, body, wait=False)
+
+    def settings(self, **values: Any) -> Any:
+        """Settings pointed at this fake (no config file or environment is read)."""
+        from .config import Settings
+
+        values = {"base_url": self.BASE_URL, "api_key": "fake-key", "model": DEFAULT_MODEL, **values}
+        return Settings(**values)
+
+    def client(self, settings: Any = None) -> Any:
+        """A ``ChatClient`` whose requests this fake answers."""
+        from .llm import ChatClient
+
+        return ChatClient(settings or self.settings(), transport=self.transport())
+
+    def summariser(self, settings: Any = None, **kwargs: Any) -> Any:
+        """A ``Summariser`` wired to this fake (``kwargs`` go to ``Summariser``: prompt, store)."""
+        from .extract import Summariser
+
+        settings = settings or self.settings()
+        return Summariser(settings, client=self.client(settings), **kwargs)

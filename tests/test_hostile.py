@@ -432,9 +432,9 @@ def test_ctrl_c_during_summarise_keeps_finished_work_and_says_how_to_continue(en
     _, err = process.communicate(timeout=60)
     err = err.decode()
     assert process.returncode == 130, err
-    lines = [line for line in err.splitlines() if line.strip()]
+    lines = [line for line in err.splitlines() if line.startswith("Interrupted")]  # progress lines aside
     assert len(lines) == 1 and lines[0].startswith("Interrupted: 1 of 3 article(s) done"), err
-    assert "rerun the same command" in lines[0] and "Traceback" not in err
+    assert err.splitlines()[-1] == lines[0] and "rerun the same command" in lines[0] and "Traceback" not in err
     assert len(list(out.glob("*.json"))) == 1
 
     asked = llm.chat_count
@@ -459,8 +459,9 @@ def test_ctrl_c_during_batch_run_keeps_answers_and_points_at_resume(endpoint, ll
     _, err = process.communicate(timeout=60)
     err = err.decode()
     assert process.returncode == 130, err
-    lines = [line for line in err.splitlines() if line.strip()]
+    lines = [line for line in err.splitlines() if line.startswith("Interrupted")]
     assert len(lines) == 1 and lines[0].startswith("Interrupted: 1 of 3 request(s) answered") and "--resume" in lines[0], err
+    assert err.splitlines()[-1] == lines[0] and "Traceback" not in err
     assert [json.loads(line)["response"]["status_code"] for line in results.read_text().splitlines()] == [200]
 
     resumed = run_cli("batch", "run", str(requests), "--out", str(results), "--resume", "-j", "1", env=endpoint)

@@ -125,7 +125,7 @@ def test_verified_checks_and_located_items_carry_the_offsets() -> None:
 def test_the_schema_sent_to_the_model_asks_for_no_offsets() -> None:
     wire = json.dumps(draft_json_schema())
     assert "quote_start" not in wire and "quote_end" not in wire and "Located" not in wire
-    assert tuple(map(int, SCHEMA_VERSION.split("."))) >= (1, 1)  # offsets came in 1.1
+    assert tuple(map(int, SCHEMA_VERSION.split("."))) >= (1, 1)  # offsets arrived in 1.1
 
 
 def test_a_1_0_summary_without_offsets_still_loads_validates_and_exports(tmp_path: Path) -> None:

@@ -138,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     except SummariserError as exc:
         if debug:
             _print_traceback()
-        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
+        from ..endpoint import explain_error
+        from ._common import last_settings
+
+        err_console.print(f"[bold red]Error:[/] {escape(explain_error(exc, last_settings()))}", markup=True, soft_wrap=True)
         return exc.exit_code
     except Exception as exc:  # the boundary: no traceback unless asked
         if debug:

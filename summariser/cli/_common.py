@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ..config import Settings
+from ..config import ENV_VARS, Settings
 from ..redaction import redact
 
 
@@ -35,6 +36,10 @@ MaxCharsOpt = Annotated[
     int | None,
     typer.Option("--max-chars", min=1, envvar="SUMMARISER_MAX_CHARS", metavar="N", help="Longest article to send, in characters; a longer one is refused before any request. Default: 100000.", show_default=False),
 ]
+FetchTimeoutOpt = Annotated[
+    float, typer.Option("--fetch-timeout", min=1, metavar="SECONDS", help="Seconds to wait for one URL or feed.")
+]
+SOURCES_HELP = "Article files (.txt, .md, .html), directories, globs, article URLs, RSS/Atom feeds (file or URL), or - for stdin."
 RetryBudgetOpt = Annotated[
     float | None,
     typer.Option("--retry-budget", min=0, metavar="SECONDS", help="Seconds one request may spend retrying 429/5xx/timeouts before giving up (env SUMMARISER_RETRY_BUDGET, config retry_budget_s). Default: 120.", show_default=False),
@@ -42,9 +47,28 @@ RetryBudgetOpt = Annotated[
 LocalModelOpt = Annotated[Path | None, typer.Option("--local-model", envvar="SUMMARISER_LOCAL_MODEL", help="A GGUF file to serve instead of the bundled model.", show_default=False)]
 
 
+_ENVVAR_OPTIONS = {"OPENAI_BASE_URL", "SUMMARISER_MODEL", "SUMMARISER_DB", "SUMMARISER_LOCAL_MODEL"}  # the envvar= below
+_loaded: list[Settings] = []  # this process's settings, newest last: for the error boundary
+
+
 def load_settings(**flags: Any) -> Settings:
-    """Settings from flags (None = not given) > environment > config file > defaults."""
-    return Settings.load(**flags)
+    """Settings from flags (None = not given) > environment > config file > defaults.
+
+    Options declared with ``envvar=`` (``--base-url``/OPENAI_BASE_URL, ...) reach us filled from
+    the environment. A value equal to its variable's is left to the environment layer, so errors
+    and ``config show`` name the variable the user set rather than a flag they never typed."""
+    flags = {
+        key: None if value is not None and ENV_VARS.get(key) in _ENVVAR_OPTIONS and os.environ.get(ENV_VARS[key]) == str(value) else value
+        for key, value in flags.items()
+    }
+    settings = Settings.load(**flags)
+    _loaded.append(settings)
+    return settings
+
+
+def last_settings() -> Settings | None:
+    """The settings the running command loaded last (the error boundary names their endpoint)."""
+    return _loaded[-1] if _loaded else None
 
 
 def stdout_is_terminal() -> bool:

@@ -14,9 +14,10 @@ from rich.table import Table
 
 from .. import batch as batch_lib
 from ..config import Settings
+from ..endpoint import describe_endpoint
 from ..errors import Interrupted
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
+from ._common import SOURCES_HELP, BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
 
 app = typer.Typer(
     help="Summarise many articles through batch files: the OpenAI Batch API, `vllm run-batch`, or locally.\n\n"
@@ -99,7 +100,7 @@ def _render_import(report: batch_lib.ImportReport) -> None:
 
 @app.command("prepare")
 def prepare_command(
-    sources: Annotated[list[str], typer.Argument(help=f"Article files, directories of them, or - for stdin. {DIRECTORY_HELP}", show_default=False)],
+    sources: Annotated[list[str], typer.Argument(help=f"{SOURCES_HELP} {DIRECTORY_HELP}", show_default=False)],
     glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Request file to write; split into NAME-001.jsonl... past 50,000 lines or 200 MB.")] = Path("requests.jsonl"),
     prompt: PromptOpt = None,
@@ -110,6 +111,7 @@ def prepare_command(
     strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded. Default: --no-strict.", show_default=False)] = None,
     max_chars: MaxCharsOpt = None,
     db: DbOpt = None,
+    fetch_timeout: FetchTimeoutOpt = 20.0,
     as_json: JsonOpt = False,
 ) -> None:
     """Write one chat-completions request per article not already summarised.
@@ -127,7 +129,7 @@ def prepare_command(
     errors: list[str] = []
     with _store(settings) as store, _progress("Preparing", None) as progress:
         report = batch_lib.prepare_batch(
-            batch_lib.load_articles(sources, errors, pattern=glob), out, store=store, settings=settings,
+            batch_lib.load_articles(sources, errors, pattern=glob, fetch_timeout_s=fetch_timeout), out, store=store, settings=settings,
             on_progress=lambda r: _advance(progress, r.articles),
         )
     errors += report.input_errors  # articles over --max-chars, refused before any line was written
@@ -362,5 +364,10 @@ def run_command(
             err_console.print(f"[bold red]invalid[/] {escape(message)}")
         if imported is not None:
             _render_import(imported)
+    if report.errors:
+        err_console.print(
+            f"[bold red]Error:[/] {report.errors:,} request(s) got no answer (each line's error field in {escape(str(out))} says why); "
+            f"tried {escape(describe_endpoint(settings, per_request=True))}"
+        )
     if report.errors or report.invalid_lines or (imported is not None and not imported.ok):
         raise typer.Exit(1)

@@ -10,10 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
+from ..endpoint import describe_endpoint
 from ..render import format_for, write_briefing
 from ..timeutil import parse_since
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
+from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
+from .progress import ArticleProgress
 from .summarise import Mode
 
 
@@ -36,15 +38,17 @@ def briefing_command(
     db: DbOpt = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
-    fetch_timeout: Annotated[float, typer.Option("--fetch-timeout", min=1, help="Seconds to wait for one URL or feed.")] = 20.0,
+    fetch_timeout: FetchTimeoutOpt = 20.0,
     retry_budget: RetryBudgetOpt = None,
     max_chars: MaxCharsOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors and the final line are still printed).")] = False,
     local_model: LocalModelOpt = None,
 ) -> None:
     """Brief on many articles: summarise each (cached), then rank stories, group themes, merge who's who.
 
     Made for cron: reruns reuse cached work, a lock keeps overlapping runs apart, one bad article
-    never sinks the briefing. Exit codes: 0 ok, 1 failed, 2 usage error, 3 written but some
+    never sinks the briefing. Progress goes to stderr: a bar on a terminal, one line per article
+    in a log. Exit codes: 0 ok, 1 failed, 2 usage error, 3 written but some
     articles failed (listed in the briefing).
 
     Examples:
@@ -74,8 +78,11 @@ def briefing_command(
             _print_plan(builder.plan(sources, since=since_at, refresh=refresh), out)
             return
         with briefing_lock(out, settings.home, wait_s=wait):
-            with _progress() as on_progress:
-                result = builder.build(sources, since=since_at, title=title, refresh=refresh, on_progress=on_progress)
+            with ArticleProgress(None, err=err_console, quiet=quiet) as progress:
+                result = builder.build(
+                    sources, since=since_at, title=title, refresh=refresh,
+                    on_progress=lambda outcome, done, total: progress.advance(outcome, total=total),
+                )
             write_briefing(result.briefing, out)
     b = result.briefing
     cached = sum(1 for a in b.articles if a.cached)
@@ -86,35 +93,10 @@ def briefing_command(
     if b.failures:
         for failure in b.failures:
             err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
+        if any(failure.stage != "collect" for failure in b.failures):
+            err_console.print(f"Model calls went to {escape(describe_endpoint(settings))}.")
         err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
         raise typer.Exit(EXIT_PARTIAL)
-
-
-class _progress:
-    """A rich progress bar on a terminal; nothing on a pipe or in cron."""
-
-    def __enter__(self):
-        if not err_console.is_terminal:
-            self._progress = None
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(TextColumn("Summarising"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                  TextColumn("{task.description}"), console=err_console, transient=True)
-        self._progress.start()
-        self._task = None
-
-        def update(outcome, done: int, total: int) -> None:
-            if self._task is None:
-                self._task = self._progress.add_task("", total=total)
-            label = ("cached " if outcome.cached else "") + outcome.article.label[-40:]
-            self._progress.update(self._task, completed=done, description=escape(label))
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
 
 def _print_plan(plan: BriefingPlan, out: Path) -> None:

@@ -36,7 +36,34 @@ def describe_provenance(summary: ArticleSummary, *, cached: bool = False) -> str
 
 
 def render_summary(console: Console, summary: ArticleSummary, *, cached: bool = False) -> None:
-    body: list = [Text(summary.summary)]
+    console.print(summary_panel(summary, cached=cached))
+
+
+def describe_source(summary: ArticleSummary) -> str:
+    """What is known about where the article came from, one line: site, author, date, language,
+    URL, feed. Empty when nothing is known beyond the path (the panel's footer names that)."""
+    s = summary.provenance.source
+    parts = [s.site_name, f"by {s.author}" if s.author else None]
+    if s.published:
+        parts.append(s.published.strftime("%Y-%m-%d %H:%M") if (s.published.hour, s.published.minute) != (0, 0) else s.published.strftime("%Y-%m-%d"))
+    parts.append(s.language)
+    if s.url and s.url != s.path:
+        parts.append(s.url)
+    if s.feed:
+        parts.append(f"via {s.feed}")
+    known = [p for p in parts if p]
+    if s.title and s.title != summary.headline:
+        known.insert(0, f"“{s.title}”")
+    return " · ".join(known)
+
+
+def summary_panel(summary: ArticleSummary, *, cached: bool = False) -> Panel:
+    """One summary as a panel: source, summary, facts, participants, stances; provenance below."""
+    body: list = []
+    about = describe_source(summary)
+    if about:
+        body += [Text(about, style="dim"), Text("")]
+    body.append(Text(summary.summary))
     if summary.key_facts:
         facts = Table(show_header=True, header_style="bold", box=None, expand=True, padding=(0, 1))
         facts.add_column("Key fact", ratio=1)
@@ -64,12 +91,10 @@ def render_summary(console: Console, summary: ArticleSummary, *, cached: bool = 
             stances.add_row(stance.holder, Text(stance.position, style=style), stance.target, f"“{stance.quote}”")
         body += [Text(""), stances]
     source = summary.provenance.source.path or "(text)"
-    console.print(
-        Panel(
-            Group(*body),
-            title=f"[bold]{escape(summary.headline)}[/]",
-            title_align="left",
-            subtitle=escape(f"{source} · {describe_provenance(summary, cached=cached)}"),
-            subtitle_align="left",
-        )
+    return Panel(
+        Group(*body),
+        title=f"[bold]{escape(summary.headline)}[/]",
+        title_align="left",
+        subtitle=escape(f"{source} · {describe_provenance(summary, cached=cached)}"),
+        subtitle_align="left",
     )

@@ -8,7 +8,7 @@ from typing import Annotated, Callable
 import typer
 from rich.markdown import Markdown
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, SummariserError
 from ..evaluate import DEFAULT_ACU_THRESHOLD, EvalDoc, load_datasets, ner_baseline, run_eval
 from ..prompts import Prompt, load_prompt
 from ..schema import ArticleSummary
@@ -17,10 +17,14 @@ from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, RetryBudgetOpt, console, 
 
 
 def _llm_system(settings, prompt: Prompt, store) -> Callable[[EvalDoc], ArticleSummary]:
+    from ..endpoint import annotate_error
     from ..extract import summarise_article  # imported late: the baseline alone needs no LLM stack
 
     def run(doc: EvalDoc) -> ArticleSummary:
-        return summarise_article(doc.text, settings=settings, source=f"{doc.dataset}:{doc.id}", prompt=prompt, store=store)
+        try:
+            return summarise_article(doc.text, settings=settings, source=f"{doc.dataset}:{doc.id}", prompt=prompt, store=store)
+        except SummariserError as exc:
+            raise annotate_error(exc, settings)  # the report says which endpoint and model failed
 
     return run
 

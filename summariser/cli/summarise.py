@@ -17,9 +17,27 @@ from rich.markup import escape
 from ..errors import InputError, Interrupted
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
-from ..sources import DIRECTORY_HELP, expand_paths, load_input
-from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json, stdout_is_terminal
-from .display import render_summary
+from ..collect import Collector
+from ..endpoint import explain_error
+from ..sources import DIRECTORY_HELP
+from ._common import (
+    SOURCES_HELP,
+    BaseUrlOpt,
+    DbOpt,
+    FetchTimeoutOpt,
+    LocalModelOpt,
+    MaxCharsOpt,
+    ModelOpt,
+    PromptOpt,
+    RetryBudgetOpt,
+    console,
+    err_console,
+    load_settings,
+    print_json,
+    stdout_is_terminal,
+)
+from .display import summary_panel
+from .progress import ArticleProgress
 
 
 class Format(str, Enum):
@@ -45,7 +63,7 @@ def _out_name(outcome: Outcome, used: set[str]) -> str:
 
 
 def summarise_command(
-    articles: Annotated[list[str], typer.Argument(help=f"Article files (.txt, .md, .html), directories of them, or - for stdin. {DIRECTORY_HELP}", show_default=False)],
+    articles: Annotated[list[str], typer.Argument(help=f"{SOURCES_HELP} {DIRECTORY_HELP}", show_default=False)],
     glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file per article into this directory.", show_default=False)] = None,
@@ -62,18 +80,26 @@ def summarise_command(
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
     retry_budget: RetryBudgetOpt = None,
     max_chars: MaxCharsOpt = None,
+    fetch_timeout: FetchTimeoutOpt = 20.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors are still printed).")] = False,
     local_model: LocalModelOpt = None,
 ) -> None:
     """Summarise articles into grounded, schema-checked JSON.
 
     Every quote is checked against the article; failures are sent back to the model and retried.
     Results are cached in the run store: summarising the same text again costs no model call.
+    Progress goes to stderr: a bar on a terminal; on a pipe or in cron one line per article
+    (done, cached or failed, seconds, count so far) and a final count.
 
     Examples:
 
       summariser summarise seeds/reuters-moscow-beijing-ukraine.txt
 
       summariser summarise seeds/*.txt --out summaries/
+
+      summariser summarise https://example.com/news/story.html
+
+      summariser summarise seeds/*.txt > all.jsonl 2> progress.log
 
       curl -s https://example.com/story | summariser summarise - --format json
 
@@ -100,17 +126,16 @@ def summarise_command(
             raise InputError(f"--out {out} is a file: pass a directory")
         out.mkdir(parents=True, exist_ok=True)
 
-    loaded, failures = [], 0
-    empty: list[InputError] = []  # directories with no article files: reported, the rest still read
-    for item in expand_paths(articles, pattern=glob, errors=empty):
-        try:
-            loaded.append(load_input(item))
-        except InputError as exc:
-            failures += 1
-            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
-    for exc in empty:
+    failures = 0
+    with Collector(timeout_s=fetch_timeout, pattern=glob) as collector:
+        collection = collector.collect(articles)
+    for failure in collection.failures:
         failures += 1
-        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
+        err_console.print(f"[bold red]Error:[/] {escape(failure.source)}: {escape(failure.reason)}")
+    for article, first in collection.duplicates:
+        again = "given more than once" if first == article.label else f"the same article as {first}"
+        err_console.print(f"Skipped {escape(article.label)}: {escape(again)}.")
+    loaded = collection.articles
 
     store = None
     if not no_store and loaded:
@@ -120,12 +145,13 @@ def summarise_command(
     used: set[str] = set()
     succeeded = finished = 0
     try:
-        with Summariser(settings, store=store) as summariser:
-            for outcome in _run_all(summariser, loaded, refresh=refresh, progress=not as_json and len(loaded) > 1):
+        with Summariser(settings, store=store) as summariser, ArticleProgress(len(loaded), err=err_console, out=console, quiet=quiet) as progress:
+            for outcome in _run_all(summariser, loaded, refresh=refresh):
+                progress.advance(outcome)
                 finished += 1
                 if outcome.error is not None:
                     failures += 1
-                    _report_failure(outcome)
+                    _report_failure(outcome, settings)
                     continue
                 assert outcome.summary is not None
                 succeeded += 1
@@ -137,7 +163,7 @@ def summarise_command(
                 if as_json:
                     print_json(payload)
                 else:
-                    render_summary(console, outcome.summary, cached=outcome.cached)
+                    progress.print(summary_panel(outcome.summary, cached=outcome.cached))
     except KeyboardInterrupt:
         raise Interrupted(_interrupted_message(finished, len(loaded), kept=store is not None, out=out)) from None
     finally:
@@ -157,7 +183,7 @@ def _interrupted_message(finished: int, total: int, *, kept: bool, out: Path | N
     return f"Interrupted: {finished} of {total} article(s) done{where}, {total - finished} not finished; {again}."
 
 
-def _report_failure(outcome: Outcome) -> None:
+def _report_failure(outcome: Outcome, settings) -> None:
     exc = outcome.error
     label = outcome.article.label
     cost = ""
@@ -165,52 +191,38 @@ def _report_failure(outcome: Outcome) -> None:
         usage = getattr(exc, "usage", None)
         tokens = f", {usage.total_tokens:,} tokens" if usage is not None else ""
         cost = f" ({exc.attempts} attempt{'s' if exc.attempts != 1 else ''}{tokens})"
-    err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(str(exc))}{cost}")
+    err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(explain_error(exc, settings))}{cost}")
 
 
-def _run_all(summariser: Summariser, articles: list, *, refresh: bool, progress: bool):
+def _run_all(summariser: Summariser, articles: list, *, refresh: bool):
     """Yield outcomes as they finish; sequential on one worker, async beyond."""
     if not articles:
         return
-    status = err_console.status(f"Summarising {len(articles)} articles…") if progress and err_console.is_terminal else None
-    if status:
-        status.start()
-    try:
-        if summariser.settings.concurrency == 1:
-            for i, outcome in enumerate(summariser.run_many(articles, refresh=refresh), 1):
-                if status:
-                    status.update(f"Summarised {i}/{len(articles)}…")
-                yield outcome
-            return
+    if summariser.settings.concurrency == 1:
+        yield from summariser.run_many(articles, refresh=refresh)
+        return
 
-        # The event loop runs in a worker thread so each outcome is written here as it finishes:
-        # an interrupted run keeps every file already done.
-        finished: queue.Queue = queue.Queue()
+    # The event loop runs in a worker thread so each outcome is written here as it finishes:
+    # an interrupted run keeps every file already done.
+    finished: queue.Queue = queue.Queue()
 
-        async def produce() -> None:
-            try:
-                async for outcome in summariser.arun_many(articles, refresh=refresh):
-                    finished.put(outcome)
-            finally:
-                await summariser.aclose()
+    async def produce() -> None:
+        try:
+            async for outcome in summariser.arun_many(articles, refresh=refresh):
+                finished.put(outcome)
+        finally:
+            await summariser.aclose()
 
-        def work() -> None:
-            try:
-                asyncio.run(produce())
-            except BaseException as exc:  # handed to the consumer, which re-raises it
-                finished.put(exc)
-            finally:
-                finished.put(None)
+    def work() -> None:
+        try:
+            asyncio.run(produce())
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            finished.put(exc)
+        finally:
+            finished.put(None)
 
-        threading.Thread(target=work, name="summarise-async", daemon=True).start()
-        done = 0
-        while (item := finished.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            done += 1
-            if status:
-                status.update(f"Summarised {done}/{len(articles)}…")
-            yield item
-    finally:
-        if status:
-            status.stop()
+    threading.Thread(target=work, name="summarise-async", daemon=True).start()
+    while (item := finished.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
