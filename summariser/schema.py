@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 ARTICLE_SUMMARY_ID = f"urn:summariser:schema:article-summary:{SCHEMA_VERSION}"
 
 ParticipantKind = Literal["person", "organisation", "country", "place", "group", "other"]
@@ -268,7 +268,7 @@ class DroppedItem(_Strict):
 class Grounding(_Strict):
     """Which quotes and names were verified against the article text."""
 
-    # warnings is optional in the published schema too: a document from before 1.2 still validates.
+    # warnings is optional in the published schema too: a document from before 1.3 still validates.
     model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=False)
 
     verified: list[QuoteCheck] = Field(description="Quotes found in the article.")
