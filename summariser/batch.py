@@ -363,6 +363,7 @@ class ImportReport:
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (custom_id, article, reason)
     unknown: list[str] = field(default_factory=list)
     mismatched: list[tuple[str, str]] = field(default_factory=list)  # (custom_id or line, reason)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (custom_id, article, warning): stored, but flagged
     usage: Usage = field(default_factory=Usage)
     usage_by_model: dict[str, Usage] = field(default_factory=dict)
     repair_files: list[Path] = field(default_factory=list)
@@ -395,6 +396,7 @@ class ImportReport:
             "failed": [{"custom_id": c, "article": a, "reason": r} for c, a, r in self.failed],
             "unknown": self.unknown,
             "mismatched": [{"custom_id": c, "reason": r} for c, r in self.mismatched],
+            "warnings": [{"custom_id": c, "article": a, "warning": w} for c, a, w in self.warnings],
             "usage": self.usage.model_dump(),
             "estimated_cost": self.cost,
             "repair_files": [str(p) for p in self.repair_files],
@@ -580,6 +582,7 @@ class _Importer:
         if status == "done":
             assert session is not None
             summary = build_summary(session, article, endpoint=self.endpoint, duration_s=duration)
+            self.report.warnings += [(row.custom_id, article.label, w) for w in summary.grounding.warnings]
             self.report.stored += 1
             if len(session.attempts) > 1:
                 self.report.repaired += 1

@@ -494,3 +494,19 @@ def test_a_temp_file_left_by_kill_9_is_removed_by_the_next_write(endpoint, tmp_p
     assert result.returncode == 0, result.stderr.decode()
     assert target.exists() and live.exists()
     assert not left[0].exists() and not old.exists()
+
+
+def test_batch_import_flags_an_injected_article(endpoint, llm, tmp_path):
+    article = _injected_article(tmp_path)
+    requests, results = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    assert run_cli("batch", "prepare", str(article), "--out", str(requests), env=endpoint).returncode == 0
+    body = json.dumps(json.loads(requests.read_text())["body"])
+    assert "ignore all previous instructions" not in body and "[instruction-like text removed]" in body
+    assert run_cli("batch", "run", str(requests), "--out", str(results), env=endpoint).returncode == 0
+    imported = run_cli("batch", "import", str(results), env=endpoint)
+    err = imported.stderr.decode()
+    assert imported.returncode == 0, err
+    assert len([line for line in err.splitlines() if line.startswith("Warning:")]) == 1 and str(article) in err, err
+    exported = tmp_path / "all.json"
+    assert run_cli("export", "--format", "json", "--out", str(exported), env=endpoint).returncode == 0
+    assert "instruction-like" in json.loads(exported.read_text())[0]["grounding"]["warnings"][0]

@@ -91,7 +91,9 @@ def _render_import(report: batch_lib.ImportReport) -> None:
         err_console.print(f"[bold red]unknown[/] {escape(custom_id)}: not a request of this store (wrong --db, or another prepare?)")
     for custom_id, reason in report.mismatched[:20]:
         err_console.print(f"[bold red]mismatched[/] {escape(custom_id)}: {escape(reason)}")
-    hidden = max(0, len(report.failed) - 20) + max(0, len(report.unknown) - 20) + max(0, len(report.mismatched) - 20)
+    for custom_id, label, warning in report.warnings[:20]:  # e.g. a prompt injection in the article
+        err_console.print(f"[bold yellow]Warning:[/] {escape(label)}: {escape(warning)}")
+    hidden = sum(max(0, len(items) - 20) for items in (report.failed, report.unknown, report.mismatched, report.warnings))
     if hidden:
         err_console.print(f"... and {hidden} more: see --json")
     if report.repair_files:
