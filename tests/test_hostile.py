@@ -510,3 +510,17 @@ def test_batch_import_flags_an_injected_article(endpoint, llm, tmp_path):
     exported = tmp_path / "all.json"
     assert run_cli("export", "--format", "json", "--out", str(exported), env=endpoint).returncode == 0
     assert "instruction-like" in json.loads(exported.read_text())[0]["grounding"]["warnings"][0]
+
+
+@pytest.mark.parametrize("ref", ["article@2", "article@6"])  # quotes copied, or sentences cited by number
+def test_no_prompt_version_shows_the_model_a_withheld_passage(tmp_path, ref):
+    from summariser.article import Article
+    from summariser.prompts import load_prompt
+    from summariser.session import ArticleTask
+
+    text = _injected_article(tmp_path).read_text(encoding="utf-8")
+    task = ArticleTask(Article(text, source="injected.txt"))
+    prompt = load_prompt(ref)
+    system, user = prompt.render(schema=None, **task.variables(prompt))
+    assert "previous instructions" not in system + user and "Evil" not in system + user
+    assert "Wang Yi" in user and task.warnings
