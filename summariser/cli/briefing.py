@@ -47,7 +47,11 @@ def briefing_command(
     local_model: LocalModelOpt = None,
     previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="The briefing JSON to compare with: each story is marked new, developing or unchanged. Default: the JSON at --out, else the copy the last run to --out kept in the data dir.", show_default=False)] = None,
 ) -> None:
-    """Brief on many articles: summarise each (cached), then rank stories, group themes, merge who's who.
+    """Brief on many articles: summarise each (cached), group them into stories, say what is new.
+
+    Stories are grouped and ranked by code; the model writes each multi-article story and the
+    overview. Each story is marked new, developing or unchanged against the last briefing
+    written to the same --out (or --previous FILE).
 
     Made for cron: reruns reuse cached work, a lock keeps overlapping runs apart, one bad article
     never sinks the briefing. Progress goes to stderr: a bar on a terminal, one line per article
@@ -61,6 +65,8 @@ def briefing_command(
       summariser briefing https://example.com/world.rss 'archive/**/*.txt' --title "Morning" --out am.md
 
       summariser briefing feeds.xml --dry-run --out briefing.json
+
+      summariser briefing inbox/ --previous monday.json --out today.html
     """
     fmt = format_for(out)
     since_at = parse_since(since) if since else None
