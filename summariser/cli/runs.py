@@ -17,7 +17,7 @@ from ..config import Settings
 from ..errors import StoreError
 from ..redaction import redact
 from ..store import RUN_STATUSES, RunDetail, RunRow, Store
-from ..timeutil import parse_since
+from ..timeutil import SINCE_HELP, parse_since
 from ._common import DbOpt, pipe_console
 
 app = typer.Typer(
@@ -54,7 +54,7 @@ def open_existing_store(db: Path | None) -> Store:
 @app.command("list")
 def list_command(
     since: Annotated[
-        Optional[str], typer.Option(help="Only runs started since: a duration (24h, 7d, 2w) or a date (2026-11-01).")
+        Optional[str], typer.Option(help=f"Only runs started since: {SINCE_HELP}.")
     ] = None,
     prompt: Annotated[Optional[str], typer.Option(help="Only this prompt: NAME or NAME@VERSION.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Only runs with this model name.")] = None,
