@@ -1,0 +1,616 @@
+"""Who is in the story: candidate names from the article, and the model's participants tidied.
+
+Code is better than a small model at spelling names, finding every mention and merging the
+ways one participant is named; the model is better at judging who takes part. So:
+
+* :func:`candidates` proposes the article's names (spaCy's entities where spaCy is installed,
+  capitalised phrases always), each merged with its other names: a surname into the one full
+  name it belongs to ("Lavrov" -> "Sergei Lavrov"), titles cut off ("Foreign Minister Wang Yi"
+  -> "Wang Yi"), a demonym or a capital used for its government into the country ("Russian",
+  "Moscow" -> "Russia"; the data comes from :mod:`summariser.countries`). Bylines, datelines,
+  credits and photo captions are no part of the story and give no candidates.
+* :func:`normalise_participants` and :func:`remap_stances` run on a draft after grounding (which
+  checks every name against the article, so "United States" must come after the check and keep
+  "U.S." as the alias the article writes): duplicates merged, kinds mapped, stance holders and
+  targets renamed to the merged participants. :func:`normalise_draft_names` does both.
+
+Pure functions, no I/O; spaCy runs once per article text (cached).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from .countries import CountryMatch, lookup_country
+from .errors import SummariserError
+from .grounding import _EDGE_WORDS, _NAME_WORD, _NOT_NAMES, _TITLES, _opens_sentence, normalise
+from .schema import Participant, ParticipantKind, Stance, SummaryDraft
+
+__all__ = [
+    "Candidate",
+    "candidate_hints",
+    "candidates",
+    "normalise_draft_names",
+    "normalise_participants",
+    "remap_stances",
+]
+
+MAX_ALIASES = 4  # Participant.aliases holds at most 4
+MAX_PARTICIPANTS = 10  # SummaryDraft.participants holds at most 10
+
+_SPACY_KINDS: dict[str, ParticipantKind] = {
+    "PERSON": "person",
+    "ORG": "organisation",
+    "GPE": "place",
+    "LOC": "place",
+    "FAC": "place",
+    "NORP": "group",
+}
+_CALENDAR = frozenset(
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
+    "august september october november december jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+# A capital after one of these is the city ("talks in Moscow"), not its government ("Moscow said").
+_LOCATIVE = frozenset("in at to from near into inside outside around across via toward towards through".split())
+# Datelines at the top ("MOSCOW, Dec 3 (Reuters) -", "(Reuters) –") and credit lines anywhere.
+_DATELINE = re.compile(r"^[^\S\n]*(?:[A-Z][\w.,'’ /-]{0,60}?[^\S\n]*)?\((?:[A-Z][\w&.' -]{1,40})\)[^\S\n]*[-–—:]", re.MULTILINE)
+_CREDIT = re.compile(
+    r"\((?:(?:Additional )?[Rr]eporting|Writing|Editing|Compiled|Photo|Photograph|Image|Picture|Graphic)[^)]*\)"
+    r"|^[^\S\n]*(?:(?:Additional )?[Rr]eporting by|Writing by|Editing by|Compiled by|By)[^\S\n]+[^\n]{0,120}$"
+    r"|(?:^|(?<=[.!?]))[^\S\n]*(?:Image|Photo|Picture|Caption|Credit|File photo|Photograph)s?[^\S\n]*:[^\n]*?(?:[.!?](?=\s|$)|$)",
+    re.MULTILINE,
+)
+_POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
+_GLUED = re.compile(r"(?<=[a-z][.!?])(?=[A-Z][a-z])|(?<=[a-z][.!?][\"”’])(?=[A-Z])")
+_SMALL_WORDS = frozenset("a an and as at but by for from in into is of on or over the to up with vs".split())
+# Words that title a name rather than belong to it, as grounding cuts them, and a few more.
+_TITLE_WORDS = _TITLES | frozenset("prophet pastor rabbi imam sheriff saint".split())
+# grounding's capitalised phrases, and words with digits in them ("G4S", "G20").
+_WORD = rf"(?:[A-Z][A-Za-z]*[0-9][A-Za-z0-9]*|{_NAME_WORD})"
+_CAPITALISED = re.compile(rf"{_WORD}(?:[ ](?:(?:of|the|de|van|von|al|bin|la|du)[ ])?{_WORD})*")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One participant the article may have: its name, kind, other names and where it is named.
+
+    ``name`` is the canonical name ("United States"), which the article may not write;
+    ``mention`` is the name as the article writes it most often ("U.S."). ``spans`` are the
+    character offsets of every mention (``text[start:end]``); ``country`` is the country a
+    capital city belongs to.
+    """
+
+    name: str
+    kind: ParticipantKind
+    aliases: tuple[str, ...] = ()
+    spans: tuple[tuple[int, int], ...] = ()
+    country: str | None = None
+    mention: str = ""
+
+    @property
+    def count(self) -> int:
+        """How often the article names it (all its names together)."""
+        return len(self.spans)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass
+class _Mention:
+    text: str
+    start: int
+    end: int
+    label: str | None  # spaCy's label; None for a capitalised phrase spaCy did not tag
+    actor: bool = False  # the subject or possessor in its sentence ("Moscow said", "Moscow's")
+
+
+@dataclass
+class _Group:
+    name: str
+    kind: ParticipantKind
+    mentions: list[_Mention] = field(default_factory=list)
+    country: str | None = None
+
+    @property
+    def first(self) -> int:
+        return min(m.start for m in self.mentions)
+
+
+def _key(name: str) -> str:
+    """Case, dots ("U.S." = "US"), a leading "the" and a possessive do not tell names apart."""
+    text = normalise(name)
+    text = _POSSESSIVE.sub("", text)
+    text = re.sub(r"(?<=\w)\.(?=\w|$)", "", text)
+    text = re.sub(r"[^\w]+", " ", text).strip()
+    return re.sub(r"^the ", "", text)
+
+
+def _tokens(name: str) -> list[str]:
+    return [t for t in _key(name).split() if t not in _EDGE_WORDS]
+
+
+# -- finding mentions -------------------------------------------------------------------------
+
+
+def _excluded(text: str) -> list[tuple[int, int]]:
+    """Spans that are about the article, not in it: datelines, bylines, credits, captions."""
+    zones = [match.span() for match in _DATELINE.finditer(text[:400])]
+    zones.extend(match.span() for match in _CREDIT.finditer(text))
+    return zones
+
+
+def _inside(start: int, end: int, zones: Sequence[tuple[int, int]]) -> bool:
+    return any(a <= start and end <= b for a, b in zones)
+
+
+def _headlines(text: str) -> list[tuple[int, int]]:
+    """Lines in title case ("Boston Marathon Bomber Apologizes to Survivors"), where every word
+    is capitalised and spaCy and the capitalised phrases cannot tell names from words."""
+    lines = []
+    for match in re.finditer(r"[^\n]+", text):
+        words = re.findall(r"[A-Za-z][\w'’-]*", match.group())
+        if len(words) >= 3 and not match.group().rstrip().endswith((".", '"', "”")):
+            capitalised = sum(1 for w in words if w[0].isupper() or w.lower() in _EDGE_WORDS or w.lower() in _SMALL_WORDS)
+            if capitalised == len(words):
+                lines.append(match.span())
+    return lines
+
+
+def _clean(text: str, start: int) -> Iterator[tuple[str, int]]:
+    """A mention without "the", a possessive or edge punctuation, split at titles, commas,
+    brackets, possessives and "in"/"at": "U.S. President Donald Trump's" gives "U.S." and "Donald Trump",
+    "Russia's Interfax" gives "Russia" and "Interfax" (each with its offset)."""
+    for piece in re.finditer(r"(?:[^,()\[\];\s]|\s(?!(?:in|at|near|from)\s))+", text):
+        yield from _clean_piece(piece.group(), start + piece.start())
+
+
+def _clean_piece(text: str, start: int) -> Iterator[tuple[str, int]]:
+    words = [(m.group(), m.start()) for m in re.finditer(r"\S+", text)]
+    cuts = [i for i, (w, _) in enumerate(words) if w.lower().strip(".,") in _TITLE_WORDS]
+    parts: list[list[tuple[str, int]]] = []
+    current: list[tuple[str, int]] = []
+    for i, word in enumerate(words):
+        if i in cuts:
+            parts.append(current)
+            current = []
+            continue
+        current.append(word)
+        if i < len(words) - 1 and _POSSESSIVE.search(word[0]):
+            parts.append(current)
+            current = []
+    parts.append(current)
+    def ordinary(word: str) -> bool:  # "The", "Reporting"; "WHO" and "US" are names
+        word = word.strip(".,")
+        return word.lower() in _EDGE_WORDS or (word.lower() in _NOT_NAMES and not (word.isupper() and len(word) > 1))
+
+    for part in parts:
+        while part and ordinary(part[0][0]):
+            part = part[1:]
+        while part and ordinary(part[-1][0]):
+            part = part[:-1]
+        if not part:
+            continue
+        first, last = part[0], part[-1]
+        raw = text[first[1] : last[1] + len(last[0])]
+        name = _POSSESSIVE.sub("", raw).strip(" \"'“”‘’-–—:")
+        if name.endswith(".") and not re.search(r"(?:^|[\s.])[A-Z]\.$", name):
+            name = name[:-1]  # a sentence's full stop; "U.S." and "D.C." keep theirs
+        if name:
+            yield name, start + first[1] + raw.find(name)
+
+
+def _is_name(name: str) -> bool:
+    words = _key(name).split()
+    if not words or len(name) < 2 or not any(ch.isupper() or ch.isdigit() for ch in name):
+        return False  # "vehicle miles": spaCy's guess, no name
+    if all(w in _CALENDAR or w.isdigit() for w in words):
+        return False  # "Tuesday", "July 21"
+    return not (len(words) == 1 and (words[0] in _NOT_NAMES or words[0] in _TITLE_WORDS))
+
+
+@lru_cache(maxsize=64)
+def _spacy_parse(text: str) -> tuple[tuple[tuple[str, int, int, str], ...], frozenset[int]]:
+    """spaCy's entities (text, start, end, label) and the offsets of the words that act in
+    their sentence: subjects and possessors ("Moscow said", "Moscow's", "Washington and Kyiv say")."""
+    from .ner import load_spacy
+
+    # Sentences run together ("in Saugus.The remains") are parsed as one word: spaCy reads the
+    # text with a space put back, and its offsets are mapped back to the original text.
+    glued = [m.start() for m in _GLUED.finditer(text)]
+    spaced = "".join(text[a:b] + " " for a, b in zip([0, *glued], glued)) + text[glued[-1] if glued else 0 :]
+
+    def original(offset: int) -> int:
+        return offset - bisect_right([g + i for i, g in enumerate(glued)], offset - 1)
+
+    doc = load_spacy()(spaced)
+    actors = set()
+    for token in doc:
+        root = token
+        while root.dep_ == "conj" and root.head is not root:
+            root = root.head
+        if root.dep_ in ("nsubj", "nsubjpass", "poss"):
+            actors.add(original(token.idx))
+    entities = tuple(
+        (text[original(ent.start_char) : original(ent.end_char)], original(ent.start_char), original(ent.end_char), ent.label_)
+        for ent in doc.ents
+    )
+    return entities, frozenset(actors)
+
+
+def _spacy_available() -> bool:
+    from .ner import load_spacy
+
+    try:
+        load_spacy()
+    except SummariserError:
+        return False
+    return True
+
+
+def _untagged(text: str, tagged: Sequence[tuple[int, int]]) -> Iterator[tuple[str, int]]:
+    """Capitalised phrases, less the words inside spaCy's entities (of any label)."""
+    for match in _CAPITALISED.finditer(text):
+        words = [(m.start() + match.start(), m.end() + match.start()) for m in re.finditer(r"\S+", match.group())]
+        run: list[tuple[int, int]] = []
+        for a, b in [*words, (-1, -1)]:
+            if a >= 0 and not any(x < b and a < y for x, y in tagged):
+                run.append((a, b))
+                continue
+            if run:
+                yield text[run[0][0] : run[-1][1]], run[0][0]
+            run = []
+
+
+def _mentions(text: str, use_spacy: bool) -> list[_Mention]:
+    zones = _excluded(text)
+    headlines = _headlines(text)
+    raw: list[tuple[str, int, str | None]] = []
+    tagged: list[tuple[int, int]] = []
+    actors: frozenset[int] = frozenset()
+    if use_spacy:
+        entities, actors = _spacy_parse(text)
+        for ent_text, start, end, label in entities:
+            tagged.append((start, end))
+            if label in _SPACY_KINDS:
+                raw.append((ent_text, start, label))
+    # A lone capitalised word seen only at the start of sentences is an ordinary word, and so
+    # is a phrase of words the article also writes in lower case ("Attack", "Mass Murder").
+    phrases = list(_untagged(text, tagged))
+    # Unless it names a country or ends a name the article writes in full ("Biden said").
+    ends = {word for p, _ in phrases if " " in p for word in (p.split()[0], p.split()[-1])}
+    named = {p for p, at in phrases if " " in p or not _opens_sentence(text, at) or p in ends or lookup_country(p)}
+    lower = set(re.findall(r"(?<![\w'’-])[a-z][a-z'’-]*", text))
+    for phrase, at in phrases:
+        words = [w for w in re.findall(r"[\w'’-]+", phrase) if w.lower() not in _EDGE_WORDS]
+        if phrase in named and not all(w.lower() in lower for w in words):
+            raw.append((phrase, at, None))
+    body_keys = None
+    found: list[_Mention] = []
+    for ent_text, start, label in raw:
+        for name, offset in _clean(ent_text, start):
+            end = offset + len(name)
+            if _inside(offset, end, zones):
+                continue
+            possessive = bool(re.match(r"['’]s\b", text[end : end + 3]))
+            if "-" in name or label == "NORP":
+                # "anti-Russian", "Russian-Chinese": each part a demonym of its own.
+                parts = [(p.group(), offset + p.start()) for p in re.finditer(r"[^-]+", name)]
+                countries = [(p, a) for p, a in parts if lookup_country(p)]
+                if countries:
+                    found.extend(_Mention(p, a, a + len(p), "NORP") for p, a in countries)
+                    continue
+            if not _is_name(name):
+                continue
+            if _inside(offset, end, headlines):
+                if body_keys is None:
+                    body_keys = " " + " ".join(_key(_mask(text, headlines)).split()) + " "
+                if f" {_key(name)} " not in body_keys:
+                    continue
+            actor = possessive or any(offset <= a < end for a in actors)
+            found.append(_Mention(name, offset, end, label, actor))
+    found.sort(key=lambda m: m.start)
+    return found
+
+
+def _mask(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    out = list(text)
+    for a, b in spans:
+        out[a:b] = " " * (b - a)
+    return "".join(out)
+
+
+# -- merging mentions into candidates ---------------------------------------------------------
+
+
+def _country_of(mention: _Mention) -> CountryMatch | None:
+    if mention.label == "PERSON":
+        return None
+    match = lookup_country(mention.text)
+    if match is None:
+        return None
+    if match.relation == "demonym" and mention.label not in (None, "NORP", "GPE"):
+        return None
+    return match
+
+
+def _majority_kind(mentions: Iterable[_Mention]) -> ParticipantKind:
+    labels = Counter(_SPACY_KINDS[m.label] for m in mentions if m.label)
+    return labels.most_common(1)[0][0] if labels else "other"
+
+
+def _acronym(short: str, long: str) -> bool:
+    initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", long) if w.lower() not in _EDGE_WORDS and w.lower() != "and")
+    return len(short) >= 2 and short.isupper() and short == initials.upper()
+
+
+def _group_mentions(text: str, mentions: list[_Mention]) -> list[_Group]:
+    countries: dict[str, _Group] = {}
+    capitals: dict[str, list[_Mention]] = {}
+    rest: dict[str, _Group] = {}
+    for mention in mentions:
+        match = _country_of(mention)
+        if match is not None and match.relation == "capital":
+            capitals.setdefault(match.country.name, []).append(mention)
+        elif match is not None:
+            countries.setdefault(match.country.name, _Group(match.country.name, "country")).mentions.append(mention)
+        else:
+            rest.setdefault(_key(mention.text), _Group(mention.text, "other")).mentions.append(mention)
+    # A capital that acts ("Moscow said", "Moscow's position") stands for its government, when
+    # the article names the country or writes the possessive; "talks in Moscow" is the city.
+    for country, uses in capitals.items():
+        acting = [m for m in uses if m.actor]
+        if acting and (country in countries or any(re.match(r"['’]s\b", text[m.end : m.end + 3]) for m in acting)):
+            countries.setdefault(country, _Group(country, "country")).mentions.extend(acting)
+            uses = [m for m in uses if not m.actor]
+        for mention in uses:
+            rest.setdefault(_key(mention.text), _Group(mention.text, "place", country=country)).mentions.append(mention)
+    for group in rest.values():
+        if group.kind == "other":
+            group.kind = _majority_kind(group.mentions)
+        group.name = Counter(m.text for m in group.mentions).most_common(1)[0][0]
+    _fold_short_names(rest)
+    return [*countries.values(), *rest.values()]
+
+
+def _fold_short_names(groups: dict[str, _Group]) -> None:
+    """Fold "Lavrov" into "Sergei Lavrov", "Xi" into "Xi Jinping", "NDS" into "National
+    Directorate of Security" and "Security Council" into "UN Security Council": a short name
+    goes into the one longer name it begins or ends (or whose initials it is)."""
+    for key in sorted(groups, key=lambda k: len(k.split())):
+        group = groups[key]
+        words = _tokens(group.name)
+        if not words or group.country:
+            continue  # a capital city stays itself
+
+        def holds(other: _Group) -> bool:
+            longer = _tokens(other.name)
+            if _acronym(group.name, other.name):
+                return True
+            if len(longer) <= len(words):
+                return False
+            if other.kind == "person" or (other.kind == "other" and group.kind not in ("place", "country")):
+                # "Lavrov" ends "Sergei Lavrov"; "Xi" and "Wang" open Chinese names.
+                return longer[-len(words) :] == words or longer[: len(words)] == words
+            return len(words) > 1 and longer[-len(words) :] == words
+
+        homes = [other for other_key, other in groups.items() if other_key != key and holds(other)]
+        if len(homes) == 1:
+            home = homes[0]
+            home.mentions.extend(group.mentions)
+            if home.kind == "other":
+                home.kind = group.kind
+            del groups[key]
+
+
+def _candidate(group: _Group) -> Candidate:
+    forms = Counter(m.text for m in group.mentions)
+    spans = tuple(sorted((m.start, m.end) for m in group.mentions))
+    aliases: list[str] = []
+    seen = {_key(group.name)}
+    for form, _ in forms.most_common():
+        if _key(form) not in seen:
+            seen.add(_key(form))
+            aliases.append(form)
+    in_text = [f for f, _ in forms.most_common() if _key(f) == _key(group.name)]
+    mention = in_text[0] if in_text else forms.most_common(1)[0][0]
+    return Candidate(group.name, group.kind, tuple(aliases), spans, group.country, mention)
+
+
+def candidates(text: str, *, use_spacy: bool | None = None, limit: int | None = None) -> list[Candidate]:
+    """Candidate participants of the article, most often named first.
+
+    ``use_spacy``: None = spaCy's entities when spaCy and its model are installed, True =
+    required (a SummariserError says what to install), False = capitalised phrases only.
+    Cached by text, so a prompt's hints and the normalisation after grounding share the work.
+    """
+    if use_spacy is None:
+        use_spacy = _spacy_available()
+    elif use_spacy:
+        from .ner import load_spacy
+
+        load_spacy()  # raises with the install hint
+    found = _candidates(text, bool(use_spacy))
+    return list(found if limit is None else found[:limit])
+
+
+@lru_cache(maxsize=128)
+def _candidates(text: str, use_spacy: bool) -> tuple[Candidate, ...]:
+    groups = _group_mentions(text, _mentions(text, use_spacy))
+    if use_spacy:
+        # A short acronym spaCy does not call a name ("IED", "DNA", "TV") is a thing, unless it
+        # stands for a name the article spells out (then it is folded into that name).
+        groups = [g for g in groups if not (all(m.label is None for m in g.mentions) and g.kind != "country" and g.name.isupper() and len(g.name) <= 3)]
+    groups.sort(key=lambda g: (-len(g.mentions), g.first))
+    return tuple(_candidate(g) for g in groups)
+
+
+def candidate_hints(text: str, *, limit: int = 25, use_spacy: bool | None = None) -> list[str]:
+    """The candidates as a prompt lists them, each by the name the article writes and its kind
+    ("Russia (country; also Moscow, Russian)"), so a model picks and labels instead of spelling."""
+    hints = []
+    for cand in candidates(text, use_spacy=use_spacy, limit=limit):
+        others = [a for a in cand.names if a != cand.mention][:3]
+        also = f"; also {', '.join(others)}" if others else ""
+        hints.append(f"{cand.mention} ({cand.kind}{also})")
+    return hints
+
+
+# -- the model's participants, after grounding -----------------------------------------------
+
+
+def _in_article(name: str, text_key: str) -> bool:
+    key = _key(name)
+    return bool(key) and f" {key} " in text_key
+
+
+def _bare(name: str) -> str:
+    """The name without a title or "the": "Foreign Minister Wang Yi" -> "Wang Yi"."""
+    parts = list(_clean(name, 0))
+    return parts[-1][0] if parts else name
+
+
+def _resolve_country(person: Participant) -> CountryMatch | None:
+    if person.kind == "person":
+        return None
+    for name in (person.name, *person.aliases):
+        match = lookup_country(_bare(name))
+        if match is None:
+            continue
+        if match.relation == "capital" and person.kind == "place":
+            continue  # "talks in Moscow": the city itself
+        return match
+    return None
+
+
+def _find_candidate(name: str, found: Sequence[Candidate]) -> Candidate | None:
+    key = _key(_bare(name))
+    for cand in found:
+        if cand.kind != "country" and key in {_key(n) for n in cand.names}:
+            return cand
+    return None
+
+
+def normalise_participants(
+    participants: Sequence[Participant], text: str, *, found: Sequence[Candidate] | None = None
+) -> list[Participant]:
+    """The model's participants with one entry per participant, after grounding.
+
+    "Moscow", "Russia" and "Russian" (listed as countries or groups) become one "Russia" with the
+    other two as aliases; "Lavrov" joins "Sergei Lavrov"; "Foreign Minister Wang Yi" is "Wang Yi".
+    A canonical name the article does not write ("United States") keeps the alias it does
+    ("U.S."); every alias kept occurs in the article. ``found`` = the article's
+    :func:`candidates`, if already at hand.
+    """
+    if found is None:
+        found = candidates(text)
+    text_key = f" {' '.join(_key(text).split())} "
+    merged: dict[str, dict] = {}
+    order: list[str] = []
+
+    def add(key: str, name: str, kind: ParticipantKind, person: Participant) -> None:
+        entry = merged.get(key)
+        if entry is None:
+            entry = merged[key] = {"name": name, "kind": kind, "role": "", "names": []}
+            order.append(key)
+        if not entry["role"] or _key(person.name) == _key(name):
+            entry["role"] = entry["role"] if entry["role"] and not person.role else person.role or entry["role"]
+        entry["names"].extend([person.name, *person.aliases])
+
+    for person in participants:
+        country = _resolve_country(person)
+        if country is not None:
+            add(f"country:{country.country.name}", country.country.name, "country", person)
+            continue
+        bare = _bare(person.name)
+        cand = _find_candidate(person.name, found)
+        if cand is not None and _in_article(cand.name, text_key):
+            kind = person.kind if person.kind != "country" else cand.kind
+            add(f"cand:{cand.name}", cand.name, kind, person)
+        else:
+            add(f"name:{_key(bare)}", bare if _in_article(bare, text_key) else person.name, person.kind, person)
+    _fold_surnames(merged, order)
+
+    result = []
+    for key in order[:MAX_PARTICIPANTS]:
+        entry = merged[key]
+        aliases, seen = [], {_key(entry["name"])}
+        extra = []
+        for cand in found:
+            if key == f"country:{cand.name}" or key == f"cand:{cand.name}":
+                extra = list(cand.aliases)
+        for alias in [*entry["names"], *extra]:
+            alias_key = _key(alias)
+            if alias_key and alias_key not in seen and _in_article(alias, text_key):
+                seen.add(alias_key)
+                aliases.append(alias.strip())
+        result.append(
+            Participant(name=entry["name"], kind=entry["kind"], role=entry["role"], aliases=aliases[:MAX_ALIASES])
+        )
+    return result
+
+
+def _fold_surnames(merged: dict[str, dict], order: list[str]) -> None:
+    """Two entries for one person ("Lavrov", "Sergei Lavrov"): the short one joins the long one."""
+    for key in sorted(order, key=lambda k: len(merged[k]["name"].split())):
+        entry = merged[key]
+        if entry["kind"] in ("country", "place"):
+            continue
+        words = set(_tokens(entry["name"]))
+        homes = [
+            k for k in order
+            if k != key and k in merged and merged[k]["kind"] == entry["kind"] and words and words < set(_tokens(merged[k]["name"]))
+        ]
+        if len(homes) == 1:
+            home = merged[homes[0]]
+            home["names"].extend([entry["name"], *entry["names"]])
+            home["role"] = home["role"] or entry["role"]
+            del merged[key]
+            order.remove(key)
+
+
+def remap_stances(stances: Sequence[Stance], participants: Sequence[Participant], text: str) -> list[Stance]:
+    """Stances with holders (and targets that name a participant) renamed to the participants
+    :func:`normalise_participants` made, so each holder is one of them; repeats removed."""
+    by_key: dict[str, str] = {}
+    for person in participants:
+        for name in (person.name, *person.aliases):
+            by_key.setdefault(_key(name), person.name)
+            by_key.setdefault(_key(_bare(name)), person.name)
+    countries = {p.name for p in participants if p.kind == "country"}
+
+    def rename(name: str) -> str | None:
+        for form in (name, _bare(name)):
+            if _key(form) in by_key:
+                return by_key[_key(form)]
+        match = lookup_country(_bare(name))
+        if match is not None and match.country.name in countries:
+            return match.country.name
+        words = set(_tokens(name))
+        homes = {p.name for p in participants if p.kind == "person" and words and words < set(_tokens(p.name))}
+        return homes.pop() if len(homes) == 1 else None
+
+    result: list[Stance] = []
+    seen: set[str] = set()
+    for stance in stances:
+        holder = rename(stance.holder) or stance.holder
+        target = rename(stance.target) or stance.target
+        updated = stance if (holder, target) == (stance.holder, stance.target) else stance.model_copy(update={"holder": holder, "target": target})
+        key = updated.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            result.append(updated)
+    return result
+
+
+def normalise_draft_names(draft: SummaryDraft, text: str, *, found: Sequence[Candidate] | None = None) -> SummaryDraft:
+    """The grounded draft with its participants merged and its stances renamed to match."""
+    participants = normalise_participants(draft.participants, text, found=found)
+    stances = remap_stances(draft.stances, participants, text)
+    return draft.model_copy(update={"participants": participants, "stances": stances})

@@ -1,0 +1,252 @@
+"""summariser.names and summariser.countries: candidate names from the article, and the model's
+participants merged and renamed after grounding."""
+
+from __future__ import annotations
+
+import pytest
+
+from summariser.countries import lookup_country
+from summariser.names import candidate_hints, candidates, normalise_draft_names, normalise_participants, remap_stances
+from summariser.schema import Participant, Stance, SummaryDraft
+
+SEED_PARTICIPANTS = {"Russia", "China", "United States", "Ukraine", "Wang Yi", "Sergei Lavrov", "Xi Jinping"}
+
+
+def _spacy_or_skip() -> None:
+    pytest.importorskip("spacy")
+    from summariser.errors import SummariserError
+    from summariser.ner import load_spacy
+
+    try:
+        load_spacy()
+    except SummariserError as exc:
+        pytest.skip(str(exc))
+
+
+def _by_name(found):
+    return {c.name: c for c in found}
+
+
+# -- countries --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "country", "relation"),
+    [
+        ("Moscow", "Russia", "capital"),
+        ("Russian", "Russia", "demonym"),
+        ("Russians", "Russia", "demonym"),
+        ("Washington", "United States", "capital"),
+        ("U.S.", "United States", "name"),
+        ("the United States", "United States", "name"),
+        ("Beijing", "China", "capital"),
+        ("Chinese", "China", "demonym"),
+        ("American", "United States", "demonym"),  # not American Samoa: the most populous wins
+        ("Britain", "United Kingdom", "name"),
+        ("Kyiv", "Ukraine", "capital"),
+    ],
+)
+def test_lookup_country_by_name_capital_or_demonym(name, country, relation):
+    match = lookup_country(name)
+    assert match is not None and (match.country.name, match.relation) == (country, relation)
+
+
+@pytest.mark.parametrize("word", ["IT", "LA", "RUS", "Reuters", "Tuesday"])
+def test_words_and_iso_codes_are_no_countries(word):
+    assert lookup_country(word) is None
+
+
+# -- candidates -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_spacy", [True, False])
+def test_seed_candidates_hold_the_participants_merged(seed_text, use_spacy):
+    if use_spacy:
+        _spacy_or_skip()
+    found = candidates(seed_text, use_spacy=use_spacy)
+    by_name = _by_name(found)
+    assert SEED_PARTICIPANTS <= set(by_name)
+    assert {"Moscow", "Russian"} <= set(by_name["Russia"].aliases)
+    assert {"Chinese", "Beijing"} <= set(by_name["China"].aliases)
+    assert {"U.S.", "Washington"} <= set(by_name["United States"].aliases)
+    assert by_name["United States"].mention == "U.S."  # the name the article writes
+    assert "Lavrov" in by_name["Sergei Lavrov"].aliases and "Lavrov" not in by_name
+    assert "Xi" in by_name["Xi Jinping"].aliases and "Wang" in by_name["Wang Yi"].aliases
+    for name in ("Russia", "China", "United States", "Ukraine"):
+        assert by_name[name].kind == "country"
+    # No demonym or capital is a country of its own; a capital kept is a place of its country.
+    for cand in found:
+        if cand.kind == "country":
+            assert lookup_country(cand.name).relation == "name", cand
+        if cand.name in ("Moscow", "Beijing", "Washington", "Kyiv"):
+            assert cand.kind == "place" and cand.country is not None
+    # The byline's agency and reporters, days and months are not in the story.
+    names = {n for c in found for n in c.names}
+    assert not names & {"Reuters", "Ron Popeski", "Lidia Kelly", "Rosalba O’Brien", "Tuesday", "October", "Sunday"}
+
+
+def test_seed_candidates_with_spacy_have_kinds(seed_text):
+    _spacy_or_skip()
+    by_name = _by_name(candidates(seed_text, use_spacy=True))
+    for name in ("Wang Yi", "Sergei Lavrov", "Xi Jinping", "Vladimir Putin"):
+        assert by_name[name].kind == "person"
+
+
+@pytest.mark.parametrize("use_spacy", [True, False])
+def test_spans_are_offsets_of_the_candidates_names(seed_text, use_spacy):
+    if use_spacy:
+        _spacy_or_skip()
+    for cand in candidates(seed_text, use_spacy=use_spacy):
+        assert cand.count == len(cand.spans) >= 1
+        for start, end in cand.spans:
+            assert seed_text[start:end] in cand.names, (cand.name, seed_text[start:end])
+
+
+def test_candidates_are_ranked_by_mentions_and_limited(seed_text):
+    found = candidates(seed_text, use_spacy=False)
+    counts = [c.count for c in found]
+    assert counts == sorted(counts, reverse=True)
+    assert found[0].name == "Russia"
+    assert candidates(seed_text, use_spacy=False, limit=3) == found[:3]
+
+
+def test_titles_are_cut_and_surnames_folded():
+    text = "Foreign Minister Wang Yi met U.S. President Joe Biden on Monday. Biden said Wang was frank."
+    by_name = _by_name(candidates(text, use_spacy=False))
+    assert {"Wang Yi", "Joe Biden", "United States"} <= set(by_name)
+    assert "Biden" in by_name["Joe Biden"].aliases and "Wang" in by_name["Wang Yi"].aliases
+    assert not any("Minister" in n or "President" in n for c in by_name.values() for n in c.names)
+
+
+def test_photo_captions_and_credit_lines_give_no_candidates():
+    text = (
+        "Students from Kenya won the robotics prize in the final round.\n"
+        "Image: United States Navy.\n"
+        "The organisers thanked Kenya's team.\n"
+        "(Reporting by Jane Roe; Editing by John Doe)"
+    )
+    names = {n for c in candidates(text, use_spacy=False) for n in c.names}
+    assert "Kenya" in names
+    assert not names & {"United States Navy", "United States", "Jane Roe", "John Doe", "Image"}
+
+
+def test_a_capital_only_named_as_a_place_stays_a_place():
+    text = "Leaders met in Paris on Monday. France said the talks in Paris went well."
+    by_name = _by_name(candidates(text, use_spacy=False))
+    assert by_name["Paris"].kind == "place" and by_name["Paris"].country == "France"
+    assert "Paris" not in by_name["France"].aliases
+
+
+def test_a_capital_that_acts_joins_its_country():
+    text = "Moscow's envoy said Russia would not attend. The meeting in Moscow was cancelled."
+    by_name = _by_name(candidates(text, use_spacy=False))
+    assert "Moscow" in by_name["Russia"].aliases  # "Moscow's envoy": the government
+    assert by_name["Moscow"].kind == "place"  # "in Moscow": the city
+
+
+def test_candidate_hints_name_each_candidate_as_the_article_writes_it(seed_text):
+    hints = candidate_hints(seed_text, limit=5, use_spacy=False)
+    assert len(hints) == 5
+    assert hints[0].startswith("Russia (country; also ")
+    assert any(h.startswith("U.S. (country; also United States") for h in hints)
+
+
+def test_use_spacy_true_without_spacy_says_what_to_install(monkeypatch, seed_text):
+    from summariser import ner
+    from summariser.errors import SummariserError
+
+    def missing():
+        raise SummariserError(f"named-entity hints and the NER baseline need spaCy: {ner.INSTALL_HINT}")
+
+    monkeypatch.setattr(ner, "load_spacy", missing)
+    with pytest.raises(SummariserError, match="pip install"):
+        candidates(seed_text + " ", use_spacy=True)
+    assert candidates(seed_text + "  ")  # None: falls back to capitalised phrases
+
+
+# -- the model's participants after grounding ------------------------------------------------
+
+
+def _p(name, kind, aliases=(), role="takes part"):
+    return Participant(name=name, kind=kind, role=role, aliases=list(aliases))
+
+
+def _stance(holder, target, quote="closeness in their positions", position="opposes"):
+    return Stance(holder=holder, target=target, quote=quote, position=position)
+
+
+def test_demonyms_and_capitals_listed_as_countries_become_one_country_each(seed_text):
+    model = [
+        _p("Moscow", "country", ["Russia"]),
+        _p("Beijing", "country", ["China"]),
+        _p("Russian", "country"),
+        _p("Chinese", "country"),
+        _p("Washington", "country"),
+        _p("Wang Yi", "person"),
+    ]
+    out = normalise_participants(model, seed_text, found=candidates(seed_text, use_spacy=False))
+    by_name = {p.name: p for p in out}
+    assert list(by_name) == ["Russia", "China", "United States", "Wang Yi"]
+    assert {"Moscow", "Russian"} <= set(by_name["Russia"].aliases)
+    assert {"Beijing", "Chinese"} <= set(by_name["China"].aliases)
+    assert "Washington" in by_name["United States"].aliases and "U.S." in by_name["United States"].aliases
+    assert all(p.kind == "country" for p in out[:3])
+    lowered = seed_text.lower()
+    for person in out:
+        assert len(person.aliases) <= 4
+        for alias in person.aliases:
+            assert alias.lower() in lowered  # every alias is written in the article
+
+
+def test_surnames_and_titles_merge_into_the_full_name(seed_text):
+    model = [_p("Lavrov", "person", role="Russian foreign minister"), _p("Foreign Minister Sergei Lavrov", "person"), _p("Xi", "person")]
+    out = normalise_participants(model, seed_text, found=candidates(seed_text, use_spacy=False))
+    assert [p.name for p in out] == ["Sergei Lavrov", "Xi Jinping"]
+    assert "Lavrov" in out[0].aliases and out[0].role == "Russian foreign minister"
+    assert "Xi" in out[1].aliases
+
+
+def test_a_capital_the_model_calls_a_place_stays_a_place(seed_text):
+    out = normalise_participants([_p("Moscow", "place", role="where the talks were held")], seed_text, found=[])
+    assert [(p.name, p.kind) for p in out] == [("Moscow", "place")]
+
+
+def test_stance_holders_and_targets_are_renamed_to_the_merged_participants(seed_text):
+    model = [_p("Moscow", "country"), _p("Russia", "country"), _p("Washington", "country"), _p("Lavrov", "person"), _p("Sergei Lavrov", "person")]
+    participants = normalise_participants(model, seed_text, found=[])
+    stances = [
+        _stance("Moscow", "Washington"),
+        _stance("Russia", "Washington"),  # the same stance once renamed: kept once
+        _stance("Lavrov", "the crisis in Ukraine", position="neutral"),
+    ]
+    out = remap_stances(stances, participants, seed_text)
+    assert [(s.holder, s.target, s.position) for s in out] == [
+        ("Russia", "United States", "opposes"),
+        ("Sergei Lavrov", "the crisis in Ukraine", "neutral"),
+    ]
+    names = {p.name for p in participants}
+    assert all(s.holder in names for s in out)
+
+
+def test_normalise_draft_names_keeps_everything_else(seed_text):
+    draft = SummaryDraft(
+        headline="Russia and China align",
+        summary="Diplomats met in Moscow.",
+        key_facts=[{"quote": "closeness in their positions", "statement": "Their positions are close."}] * 1
+        + [{"quote": "Wang Yi, Chinese leader", "statement": "Wang Yi is Xi's point man."},
+           {"quote": "is in Moscow for several days", "statement": "Wang is in Moscow."}],
+        participants=[_p("Moscow", "country"), _p("Russian", "group")],
+        stances=[_stance("Moscow", "Ukraine")],
+    )
+    out = normalise_draft_names(draft, seed_text, found=[])
+    assert [p.name for p in out.participants] == ["Russia"]
+    assert out.stances[0].holder == "Russia"
+    assert (out.headline, out.summary, out.key_facts) == (draft.headline, draft.summary, draft.key_facts)
+
+
+def test_public_names_are_listed_sorted():
+    from summariser import countries, names
+
+    for module in (names, countries):
+        assert module.__all__ == sorted(module.__all__)
+        assert all(hasattr(module, name) for name in module.__all__)
