@@ -21,6 +21,8 @@ class Article:
     source: str | None = None
     title: str | None = None
     published: datetime | None = None
+    # Set when the text is a feed entry's own teaser (its link could not be read): why.
+    teaser: str | None = None
     # What the page or feed says about itself (trafilatura's metadata, the feed entry); None
     # where it says nothing. Never guessed.
     url: str | None = None

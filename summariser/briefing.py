@@ -67,6 +67,7 @@ from .schema import (
 )
 from .session import Session
 from .stories import StoryArticle, StoryCluster, build_stories, rank_stories, site_name
+from .whatsnew import PreviousBriefing, mark_changes
 
 if TYPE_CHECKING:
     from .store import Store
@@ -672,7 +673,7 @@ class BriefingBuilder:
             items.append(Item(line, tuple(w.article_ids)))
         try:
             return self.aggregate(items, evidence=evidence, who=who, title=title, state=state, refresh=refresh, stories=True)
-        except LLMError as exc:
+        except LLMError as exc:  # SummaryFailed of every partial briefing included: its reasons are in the message
             state.failures.append(BriefingFailure(
                 source=f"overview ({len(written)} stories)", sha256=None, stage="briefing",
                 reason=f"the overview call failed ({exc}); the overview is a list of the leading stories and there are no themes"))
@@ -701,11 +702,16 @@ class BriefingBuilder:
         title: str | None = None,
         refresh: bool = False,
         on_progress: ProgressHook | None = None,
+        previous: PreviousBriefing | None = None,
     ) -> BriefingResult:
-        """Collect, summarise and aggregate. Raises SummariserError only when nothing could be done."""
+        """Collect, summarise and aggregate. Raises SummariserError only when nothing could be done.
+
+        With ``previous`` (``whatsnew.load_previous``), every story is marked new, developing or
+        unchanged, and the stories that dropped out are listed."""
         started = time.monotonic()
         collection = self.collect(sources, since=since)
-        return self.build_from(collection, since=since, title=title, refresh=refresh, on_progress=on_progress, started=started)
+        return self.build_from(collection, since=since, title=title, refresh=refresh, on_progress=on_progress, started=started,
+                               previous=previous)
 
     def build_from(
         self,
@@ -716,6 +722,7 @@ class BriefingBuilder:
         refresh: bool = False,
         on_progress: ProgressHook | None = None,
         started: float | None = None,
+        previous: PreviousBriefing | None = None,
     ) -> BriefingResult:
         started = time.monotonic() if started is None else started
         title = title or f"Briefing {datetime.now(timezone.utc):%Y-%m-%d}"
@@ -742,7 +749,10 @@ class BriefingBuilder:
                     source=outcome.article.label, sha256=outcome.article.sha256, stage="summarise", reason=str(error)))
         if not done and state.failures:
             shown = "; ".join(f"{f.source}: {f.reason}" for f in state.failures[:3])
-            raise SummariserError(f"no article could be summarised ({len(state.failures)} failed): {shown}")
+            more = f"; and {len(state.failures) - 3} more, listed above" if len(state.failures) > 3 else ""
+            exc = SummariserError(f"no article could be summarised ({len(state.failures)} failed): {shown}{more}")
+            exc.failures = list(state.failures)  # type: ignore[attr-defined]  # the CLI prints every one
+            raise exc
 
         summaries = [(aid, o.summary) for aid, o in done if o.summary is not None]
         who = merge_participants(summaries)
@@ -751,7 +761,7 @@ class BriefingBuilder:
         evidence = {aid: ArticleText(evidence_text(o.article, o.summary), fuzzy_threshold=self.settings.fuzzy_threshold)
                     for aid, o in by_id.items()}
         lines = {aid: article_line(aid, o.article, o.summary) for aid, o in by_id.items()}
-        story_articles = [StoryArticle(aid, o.summary, published=o.article.published, site=site_name(o.article.source))
+        story_articles = [StoryArticle(aid, o.summary, published=o.article.published, site=_site(o.article))
                           for aid, o in by_id.items()]
         clusters = build_stories(story_articles, who)
         written = [self.write_story(c, lines=lines, summaries=dict(summaries), evidence=evidence, title=title, state=state, refresh=refresh)
@@ -787,7 +797,7 @@ class BriefingBuilder:
                 BriefingArticle(
                     id=aid, title=o.article.title, source=o.article.source, sha256=o.article.sha256,
                     published=o.article.published, headline=o.summary.headline, cached=o.cached,
-                    site=site_name(o.article.source),
+                    site=_site(o.article), from_teaser=o.article.teaser is not None, teaser_reason=o.article.teaser,
                 )
                 for aid, o in by_id.items()
             ],
@@ -814,6 +824,8 @@ class BriefingBuilder:
                 created_at=created,
             ),
         )
+        if previous is not None:
+            briefing = mark_changes(briefing, previous)
         return BriefingResult(briefing, article_calls=article_calls, briefing_calls=state.calls)
 
 
@@ -827,6 +839,11 @@ class _Written:
     written_by: str
     written_from: list[str]
     article_ids: list[str]  # every article of the story
+
+
+def _site(article: Article) -> str | None:
+    """The publisher: as the page or feed names itself, else the URL's host; None for files."""
+    return article.site_name or site_name(article.source)
 
 
 def _lead_evidence(article_id: str, summary: ArticleSummary) -> list[BriefingEvidence]:
@@ -898,7 +915,8 @@ def build_briefing(
     context_budget: int = DEFAULT_CONTEXT_BUDGET,
     refresh: bool = False,
     on_progress: ProgressHook | None = None,
+    previous: PreviousBriefing | None = None,
 ) -> BriefingResult:
     """Collect ``sources``, summarise each article (cached in ``store``) and aggregate a Briefing."""
     with BriefingBuilder(settings, store=store, prompt=prompt, context_budget=context_budget) as builder:
-        return builder.build(sources, since=since, title=title, refresh=refresh, on_progress=on_progress)
+        return builder.build(sources, since=since, title=title, refresh=refresh, on_progress=on_progress, previous=previous)

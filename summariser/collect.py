@@ -195,7 +195,9 @@ class Collector:
         if content.strip():
             try:
                 body = html_to_article(f"<html><body><article>{content}</article></body></html>", link or feed) if "<" in content else text_to_article(content, link or feed)
-                return described(body, title=title or body.title, published=published, url=link if link and is_url(link) else None)
+                why = problem or "the feed entry has no link to the article"
+                return described(body, title=title or body.title, published=published, url=link if link and is_url(link) else None,
+                                 teaser=why)
             except InputError as exc:
                 problem = problem or str(exc)
         return CollectFailure(link or f"{feed} ({title or 'untitled entry'})", problem or "the feed entry has no link and no content")

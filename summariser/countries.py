@@ -137,6 +137,7 @@ def _index() -> dict[str, CountryMatch]:
     return index
 
 
+@lru_cache(maxsize=8192)
 def lookup_country(name: str) -> CountryMatch | None:
     """The country ``name`` stands for and how, or None: "Moscow" -> Russia by its capital,
     "U.S." -> United States by name, "Chinese" -> China by its demonym."""

@@ -243,6 +243,11 @@ def _content_stems(text: str) -> Iterator[str]:
     return (w[:5] for w in _WORD.findall(text.casefold()) if (len(w) > 2 or w.isdigit()) and w not in _STOP)
 
 
+def content_stems(text: str) -> list[str]:
+    """The content words of ``text`` as 5-letter stems, stop words left out (the floor uses them too)."""
+    return list(_content_stems(text))
+
+
 def _shares_content_word(statement: str, quote: str) -> bool:
     wanted = set(_content_stems(statement))
     return any(stem in wanted for stem in _content_stems(quote))

@@ -123,6 +123,7 @@ class _Group:
         return min(m.start for m in self.mentions)
 
 
+@lru_cache(maxsize=8192)
 def _key(name: str) -> str:
     """Case, dots ("U.S." = "US"), a leading "the" and a possessive do not tell names apart."""
     text = normalise(name)
@@ -132,8 +133,9 @@ def _key(name: str) -> str:
     return re.sub(r"^the ", "", text)
 
 
-def _tokens(name: str) -> list[str]:
-    return [t for t in _key(name).split() if t not in _EDGE_WORDS]
+@lru_cache(maxsize=8192)
+def _tokens(name: str) -> tuple[str, ...]:
+    return tuple(t for t in _key(name).split() if t not in _EDGE_WORDS)
 
 
 # -- finding mentions -------------------------------------------------------------------------
@@ -345,9 +347,9 @@ def _majority_kind(mentions: Iterable[_Mention]) -> ParticipantKind:
     return labels.most_common(1)[0][0] if labels else "other"
 
 
-def _acronym(short: str, long: str) -> bool:
-    initials = "".join(w[0] for w in re.findall(r"[A-Za-z]+", long) if w.lower() not in _EDGE_WORDS and w.lower() != "and")
-    return len(short) >= 2 and short.isupper() and short == initials.upper()
+@lru_cache(maxsize=4096)
+def _initials(name: str) -> str:
+    return "".join(w[0] for w in re.findall(r"[A-Za-z]+", name) if w.lower() not in _EDGE_WORDS and w.lower() != "and").upper()
 
 
 def _group_mentions(text: str, mentions: list[_Mention]) -> list[_Group]:
@@ -388,10 +390,11 @@ def _fold_short_names(groups: dict[str, _Group]) -> None:
         words = _tokens(group.name)
         if not words or group.country:
             continue  # a capital city stays itself
+        acronym = len(group.name) >= 2 and group.name.isupper()
 
         def holds(other: _Group) -> bool:
             longer = _tokens(other.name)
-            if _acronym(group.name, other.name):
+            if acronym and " " in other.name and _initials(other.name) == group.name:
                 return True
             if len(longer) <= len(words):
                 return False
@@ -465,11 +468,17 @@ def candidate_hints(text: str, *, limit: int = 25, use_spacy: bool | None = None
 # -- the model's participants, after grounding -----------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _text_key(text: str) -> str:
+    return f" {' '.join(_key(text).split())} "
+
+
 def _in_article(name: str, text_key: str) -> bool:
     key = _key(name)
     return bool(key) and f" {key} " in text_key
 
 
+@lru_cache(maxsize=8192)
 def _bare(name: str) -> str:
     """The name without a title or "the": "Foreign Minister Wang Yi" -> "Wang Yi"."""
     parts = list(_clean(name, 0))
@@ -509,8 +518,9 @@ def normalise_participants(
     :func:`candidates`, if already at hand.
     """
     if found is None:
-        found = candidates(text)
-    text_key = f" {' '.join(_key(text).split())} "
+        # Capitalised phrases only: fast, and the same result whether or not spaCy is installed.
+        found = candidates(text, use_spacy=False)
+    text_key = _text_key(text)
     merged: dict[str, dict] = {}
     order: list[str] = []
 

@@ -49,7 +49,7 @@ class _PromptFile(BaseModel):
     user: str
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
     constrain_quotes: bool = False
-    hints: Literal["names", "bare-names", "ner"] = "names"
+    hints: Literal["names", "bare-names", "ner", "candidates"] = "names"
     evidence: Literal["first", "last"] = "first"
 
 
@@ -73,7 +73,9 @@ class Prompt:
     constrain_quotes: bool = False
     # Where the ``names`` variable comes from: "names" = capitalised phrases (no dependency),
     # "bare-names" = the same split at titles ("U.S. President Donald Trump" -> "U.S.",
-    # "Donald Trump"), "ner" = spaCy's named entities (needs the ner extra).
+    # "Donald Trump"), "ner" = spaCy's named entities (needs the ner extra), "candidates" = the
+    # participants names.candidates proposes (merged, each as the article writes it; the template
+    # also gets ``candidates``: name, mention, kind, aliases, count per candidate).
     hints: str = "names"
     # Where a key fact's or stance's quote sits in the reply schema: "first" = copy the evidence,
     # then state the claim; "last" = state the claim, then pick the evidence (with quotes

@@ -444,7 +444,7 @@ class BriefingArticle(_Since):
     published: datetime | None = Field(description="Publication time when known (UTC, ISO 8601).")
     headline: str = Field(description="The headline of the article's summary.")
     cached: bool = Field(description="True when the summary came from the run store without a model call.")
-    site: str | None = Field(None, description="The publisher's site (the URL's host without 'www.'); null for files and text.")
+    site: str | None = Field(None, description="The publisher: the site name the page or feed gives, else the URL's host without 'www.'; null for files and text.")
     from_teaser: bool = Field(False, description="True when the article is a feed entry's own teaser text: its link could not be fetched.")
     teaser_reason: str | None = Field(None, description="Why the feed entry's link could not be used, when from_teaser is true.")
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from .article import Article, cache_key
 from .errors import RefusalError, SummaryFailed, TruncationError
+from .floor import floor_problems
 from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, located_items, quotable_spans
 from .prompts import Prompt
 from .schema import (
@@ -40,6 +41,7 @@ from .schema import (
 
 Draft = TypeVar("Draft", bound=BaseModel)
 MAX_PROBLEMS_LISTED = 12
+MAX_CANDIDATE_HINTS = 25  # as many names as the other hint sources give
 REASK_TEMPERATURE_STEP = 0.2
 _RUN_ON = re.compile(r"(.{24,}?)\1{2,}", re.DOTALL)
 
@@ -82,10 +84,11 @@ class Reply:
 class ReplyRejected(Exception):
     """The reply was unusable but another attempt may fix it (internal: drives the re-ask loop)."""
 
-    def __init__(self, problems: list[str], *, reask: bool = True) -> None:
+    def __init__(self, problems: list[str], *, reask: bool = True, final: bool = False) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
         self.reask = reask
+        self.final = final  # no further attempt can help (the model repeated a rejected reply)
 
 
 class Task(Protocol[Draft]):
@@ -114,6 +117,16 @@ class ArticleTask:
         self._text = _article_text(self.article.text, self.fuzzy_threshold)
 
     def variables(self, prompt: Prompt) -> dict[str, Any]:
+        if prompt.hints == "candidates":
+            from .names import candidates
+
+            found = candidates(self.article.text, limit=MAX_CANDIDATE_HINTS)
+            return {
+                "article": self.article.text,
+                "title": self.article.title,
+                "names": [c.mention for c in found],
+                "candidates": found,
+            }
         if prompt.hints == "ner":
             from .ner import hint_names
 
@@ -138,6 +151,10 @@ class ArticleTask:
 
     def drop(self, draft: SummaryDraft, items: set[str]) -> SummaryDraft:
         return drop_items(draft, items)
+
+    def floor(self, draft: SummaryDraft) -> list[str]:
+        """Why the grounded ``draft`` is still no summary of the article (see floor.py); [] if it is."""
+        return floor_problems(draft, self.article.text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -319,10 +336,14 @@ class Session(Generic[Draft]):
             draft = self._check(reply)
         except ReplyRejected as exc:
             self._record(sent, reply, exc.problems)
-            if self.attempts_left <= 0:
+            if self.attempts_left <= 0 or exc.final:
                 if not exc.reask:
                     raise self._failure(TruncationError, f"the reply was cut off at the token limit on the last attempt ({self.max_attempts}); raise --max-attempts or use a prompt made for small models", exc.problems) from None
-                raise self._failure(SummaryFailed, f"still invalid after {len(self.attempts)} attempts: {exc.problems[0]}", exc.problems) from None
+                if self.attempts_left > 0:
+                    message = f"the model sent the same rejected reply again, word for word, on attempt {len(self.attempts)}: {exc.problems[0]}"
+                else:
+                    message = f"still invalid after {len(self.attempts)} attempts: {exc.problems[0]}"
+                raise self._failure(SummaryFailed, message, exc.problems) from None
             raise
         except (RefusalError, TruncationError) as exc:
             self._record(sent, reply, [str(exc)])
@@ -339,6 +360,11 @@ class Session(Generic[Draft]):
             return self._truncated(content)
         if not content:
             raise ReplyRejected(["the reply was empty: reply with the JSON object"])
+        # A re-ask answered with the very same reply: the model ignored the feedback, and in the
+        # eval runs it then repeated itself again 6 times in 8 (byte for byte, even at the raised
+        # temperature). Grounding problems are settled by keeping the grounded items now, not
+        # after another whole reply; a repeated schema error or floor failure ends the run now.
+        repeated = bool(self._problems) and content == self._last_reply
         # A reply that loops is only looked for once it fails (the check costs more than parsing,
         # and a loop that still validates is cut by the schema's caps anyway).
         # pydantic parses and validates in one pass (faster than json.loads + model_validate);
@@ -350,12 +376,7 @@ class Session(Generic[Draft]):
                 return self._truncated(content)
             self._last_reply = content
             self._problems = _json_problem(content) or _pydantic_problems(exc)
-            raise ReplyRejected(self._problems) from None
-        # A re-ask answered with the very same reply: the model ignored the feedback, and in the
-        # eval runs it then repeated itself again 6 times in 8 (byte for byte, even at the raised
-        # temperature). Grounding problems are settled by keeping the grounded items now, not
-        # after another whole reply. Schema errors cannot be settled so and are still re-asked.
-        repeated = bool(self._problems) and content == self._last_reply
+            raise ReplyRejected(self._problems, final=repeated) from None
         self._last_reply = content
         grounding = self.task.check(draft)
         if grounding.problems and (self.strict or (self.attempts_left > 1 and not repeated)):
@@ -363,7 +384,15 @@ class Session(Generic[Draft]):
             self.grounding = grounding
             raise ReplyRejected(self._problems)
         self.grounding = grounding
-        return self._keep_grounded(draft, grounding)
+        dropped_before = len(self.dropped)
+        kept = self._keep_grounded(draft, grounding)
+        floor = getattr(self.task, "floor", None)
+        below = floor(kept) if floor is not None else []
+        if below:
+            del self.dropped[dropped_before:]  # this reply is rejected: what it dropped is not the result's
+            self._problems = below
+            raise ReplyRejected(below, final=repeated)
+        return kept
 
     def _truncated(self, content: str) -> Draft:
         # A cut-off or looping reply is not a schema error: re-asking with the same limit would
@@ -456,6 +485,16 @@ def result_options(settings: Any) -> str:
     return ",".join(parts)
 
 
+def tidy_participants(draft: SummaryDraft, article: Article) -> SummaryDraft:
+    """After grounding, one entry per participant: "Moscow", "Russia" and "Russian" become one
+    "Russia", "Lavrov" joins "Sergei Lavrov", and stance holders are renamed to match
+    (``names.normalise_draft_names``). Grounding ran first, on the names as the model wrote
+    them: a canonical name the article does not write ("United States") keeps the alias it does."""
+    from .names import normalise_draft_names
+
+    return normalise_draft_names(draft, article.text)
+
+
 def build_summary(
     session: Session[SummaryDraft],
     article: Article,
@@ -489,6 +528,7 @@ def build_summary(
     )
     # The draft's fields are already validated (ArticleSummary adds no validator to them), so
     # they are reused as they are instead of being dumped and validated a second time.
-    fields = {name: getattr(session.draft, name) for name in SummaryDraft.model_fields}
-    fields["key_facts"], fields["stances"] = located_items(session.draft, session.grounding.verified)
+    draft = tidy_participants(session.draft, article)
+    fields = {name: getattr(draft, name) for name in SummaryDraft.model_fields}
+    fields["key_facts"], fields["stances"] = located_items(draft, session.grounding.verified)
     return ArticleSummary.model_construct(**fields, provenance=provenance, grounding=grounding)

@@ -119,7 +119,11 @@ def test_100_articles_with_10_failures_is_partial_and_the_rerun_calls_no_model_f
     assert all(FAIL_MARK in body["messages"][1]["content"] for body in bllm.requests)
     assert bllm.chat_count == 5 + 10
     assert again["provenance"]["briefing_calls"] == 0
-    assert again["top_stories"] == briefing["top_stories"] and again["stories"] == briefing["stories"]
+    assert again["top_stories"] == briefing["top_stories"]
+    same = ("id", "headline", "synthesis", "article_ids", "evidence")
+    assert [{k: s[k] for k in same} for s in again["stories"]] == [{k: s[k] for k in same} for s in briefing["stories"]]
+    # The rerun compares itself with the first run's output at the same path: nothing new.
+    assert again["changes"]["unchanged"] == 1 and [s["status"] for s in again["stories"]] == ["unchanged"]
 
 
 def test_json_output_validates_and_cites_only_known_articles(bllm, bsettings, tmp_path):
@@ -361,3 +365,45 @@ def test_briefing_task_checks_ids_quotes_and_names():
     assert [p.item for p in result.problems] == ["top_stories[0].evidence[1]", "themes[0].article_ids[1]"]
     kept = task.drop(draft, {p.item for p in result.problems})
     assert len(kept.top_stories[0].evidence) == 1 and kept.themes[0].article_ids == ["a2"]
+
+
+# -- saying what happened -------------------------------------------------------------------------
+
+
+def test_when_nothing_could_be_summarised_every_failure_is_printed_not_just_three(bllm, tmp_path, capsys):
+    write_corpus(tmp_path / "inbox", n=5, failing=5)
+    assert _cli(bllm, str(tmp_path / "inbox"), "--out", str(tmp_path / "b.html")) == 1
+    err = capsys.readouterr().err
+    assert err.count("Failed:") == 5 and "and 2 more, listed above" in err
+    assert all(f"article-00{i}.txt" in err for i in range(5))
+
+
+def test_a_failed_overview_call_still_writes_the_stories_and_lists_the_failure(tmp_path, capsys, clean_env):
+    def responder(body: dict):
+        return error(400, "the overview is cursed") if is_briefing_request(body) else briefing_responder(body)
+
+    write_corpus(tmp_path / "inbox", n=3, failing=0, related=False)
+    out = tmp_path / "b.html"
+    with ScriptedLLM(responder=responder) as server:
+        assert main(["briefing", str(tmp_path / "inbox"), "--out", str(out), "--base-url", server.base_url, "--model", "s"]) == 3
+    err = capsys.readouterr().err
+    assert "Failed: overview (3 stories) (briefing): the overview call failed" in err and "cursed" in err
+    page = out.read_text()
+    assert page.count('class="story"') == 3 and "the overview call failed" in page.split('id="failures"')[1]
+    assert "3 stories. Leading: " in page
+
+
+def test_a_feed_item_summarised_from_its_teaser_is_marked(bllm, tmp_path, capsys):
+    feed = tmp_path / "world.rss"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>World</title>'
+        "<item><title>Dredging in Faro</title><link>http://127.0.0.1:9/faro.html</link>"
+        "<description>The harbour authority in Faro said on Friday that dredging will start in spring.</description>"
+        "<pubDate>Fri, 27 Nov 2026 08:00:00 GMT</pubDate></item></channel></rss>", encoding="utf-8")
+    out = tmp_path / "b.json"
+    assert _cli(bllm, str(feed), "--out", str(out)) == 0
+    article = json.loads(out.read_text())["articles"][0]
+    assert article["from_teaser"] is True and "cannot fetch" in article["teaser_reason"]
+    assert "Teaser only: http://127.0.0.1:9/faro.html" in capsys.readouterr().err
+    assert _cli(bllm, str(feed), "--out", str(tmp_path / "b.md")) == 0
+    assert "*from the feed's teaser only*" in (tmp_path / "b.md").read_text()

@@ -80,6 +80,9 @@ def test_feed_over_http_fetches_linked_articles_dedupes_and_reports_failures(web
     assert c.articles[0].published == datetime(2026, 11, 20, tzinfo=timezone.utc)  # the page's own date wins
     assert "Faro" in c.articles[2].text and c.articles[2].title == "Inline only"
     assert c.articles[2].published == datetime(2026, 11, 27, 8, tzinfo=timezone.utc)
+    # The entry's own text stands in for an article page: said so, and why.
+    assert c.articles[2].teaser == "the feed entry has no link to the article"
+    assert c.articles[0].teaser is None and c.articles[1].teaser is None
     assert [(f.source, "404" in f.reason) for f in c.failures] == [(f"{web}/missing.html", True)]
     assert [(a.source, first) for a, first in c.duplicates] == [(f"{web}/a1.html#comments", f"{web}/a1.html")]
 

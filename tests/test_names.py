@@ -250,3 +250,87 @@ def test_public_names_are_listed_sorted():
     for module in (names, countries):
         assert module.__all__ == sorted(module.__all__)
         assert all(hasattr(module, name) for name in module.__all__)
+
+
+# -- the default path: the scripted server's reply, grounded, then tidied ---------------------
+
+
+def _seed_reply(seed_text: str) -> dict:
+    from summariser.testing import grounded_responder
+
+    reply = grounded_responder({"messages": [{"role": "user", "content": f"<article>{seed_text}</article>"}]})
+    reply["participants"] = [
+        {"name": "Moscow", "kind": "country", "role": "hosts the talks", "aliases": ["Russia"]},
+        {"name": "Russian", "kind": "country", "role": "Russian officials", "aliases": []},
+        {"name": "Beijing", "kind": "country", "role": "sends its diplomat", "aliases": []},
+        {"name": "Chinese", "kind": "country", "role": "China", "aliases": []},
+        {"name": "Washington", "kind": "country", "role": "the rival", "aliases": []},
+        {"name": "Lavrov", "kind": "person", "role": "foreign minister", "aliases": []},
+        {"name": "Wang Yi", "kind": "person", "role": "Chinese envoy", "aliases": []},
+    ]
+    reply["stances"] = [
+        {
+            "quote": "agreed any bid to resolve the Ukraine crisis must include Moscow",
+            "holder": "Moscow",
+            "target": "Washington",
+            "position": "opposes",
+        },
+        {
+            "quote": "Wang briefed Foreign Minister Sergei Lavrov",
+            "holder": "Lavrov",
+            "target": "Wang Yi",
+            "position": "neutral",
+        },
+    ]
+    return reply
+
+
+def test_a_reply_listing_capitals_and_demonyms_as_countries_comes_out_merged(llm, settings, seed_text):
+    from summariser.extract import summarise_article
+    from summariser.testing import reply
+
+    llm.enqueue(reply(_seed_reply(seed_text)))
+    summary = summarise_article(seed_text, settings=settings)
+    assert summary.provenance.attempts == 1 and not summary.grounding.unverified  # grounded as written
+    by_name = {p.name: p for p in summary.participants}
+    assert list(by_name) == ["Russia", "China", "United States", "Sergei Lavrov", "Wang Yi"]
+    assert {"Moscow", "Russian"} <= set(by_name["Russia"].aliases)
+    assert {"Beijing", "Chinese"} <= set(by_name["China"].aliases)
+    assert {"Washington", "U.S."} <= set(by_name["United States"].aliases)  # "United States" is not in the article
+    assert "Lavrov" in by_name["Sergei Lavrov"].aliases
+    assert [(s.holder, s.target) for s in summary.stances] == [("Russia", "United States"), ("Sergei Lavrov", "Wang Yi")]
+    for stance in summary.stances:  # offsets survive the renaming
+        assert seed_text[stance.quote_start : stance.quote_end] == stance.quote
+
+
+def test_a_batch_import_tidies_participants_the_same_way(tmp_path, seed_text):
+    from summariser.article import Article
+    from summariser.prompts import load_prompt
+    from summariser.session import ArticleTask, Reply, Session, build_summary
+
+    import json
+
+    session = Session(ArticleTask(Article(seed_text)), load_prompt("article"), model="m")
+    session.accept(Reply(content=json.dumps(_seed_reply(seed_text))))
+    summary = build_summary(session, Article(seed_text), endpoint="batch", duration_s=0.0)
+    assert [p.name for p in summary.participants][:3] == ["Russia", "China", "United States"]
+
+
+def test_candidates_hints_reach_the_prompt(tmp_path, seed_text):
+    from summariser.article import Article
+    from summariser.prompts import load_prompt_file
+    from summariser.session import ArticleTask, Session
+
+    path = tmp_path / "demo" / "v1.toml"
+    path.parent.mkdir()
+    path.write_text(
+        'version = 1\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\nhints = "candidates"\n'
+        'system = "s"\nuser = "{% for c in candidates %}{{ c.mention }} ({{ c.kind }})\\n{% endfor %}{{ names | join(\'; \') }}"\n'
+    )
+    session = Session(ArticleTask(Article(seed_text)), load_prompt_file(path), model="m")
+    user = session.messages()[1]["content"]
+    assert user.startswith("Russia (country)\n")
+    assert "U.S. (country)" in user  # named as the article writes it, so grounding finds it
+    names = user.rsplit("\n", 1)[-1].split("; ")
+    assert {"Russia", "China", "U.S.", "Ukraine"} <= set(names)
+    assert "Reuters" not in names and "Moscow’s" not in names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,7 +13,16 @@ from jsonschema import Draft202012Validator
 
 from summariser.errors import ConfigError
 from summariser.render import format_for, render_html, render_json, render_markdown, write_atomic, write_briefing
-from summariser.schema import BRIEFING_ID, Briefing, output_json_schema
+from summariser.schema import (
+    BRIEFING_ID,
+    Briefing,
+    BriefingArticle,
+    BriefingChanges,
+    BriefingFailure,
+    StanceEntry,
+    Story,
+    output_json_schema,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"
@@ -65,16 +75,16 @@ def test_html_is_self_contained_escaped_and_phone_ready():
     assert 'href="javascript' not in html
     assert 'href="https://news.example/sines?x=1&amp;y=2"' in html
     assert "http://" not in html and "<link" not in html and " src=" not in body.replace("&lt;img src=x", "")  # no external assets
-    assert "inbox/sines-local.txt" in html and "Failed (1)" in html
+    assert "sines-local.txt" in html and "inbox/" not in html and "Failed (1)" in html  # a file by its name
 
 
 def test_markdown_cites_sources_and_escapes_markup():
     text = render_markdown(make_briefing())
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert "[a1] [Sines harbour reopens](<https://news.example/sines?x=1&y=2>)" in text
-    assert "[a2] inbox/sines-local.txt" in text
+    assert "[a2] sines-local.txt" in text and "inbox/" not in text
     assert "](javascript" not in text and "](<javascript" not in text
-    assert "## Failed (1)" in text and "| Carla Duarte | supports | the works |" in text
+    assert "## Failed (1)" in text and "- **Carla Duarte** supports *the works*" in text
 
 
 def test_json_matches_the_published_schema():
@@ -115,3 +125,153 @@ def test_headless_browser_renders_the_page_inert(tmp_path):
     assert "<script>" not in dom  # ...never as an element
     assert "<img" not in dom
 
+
+
+# -- the page people read: stories with sources, what is new, stance cards, at 1280 and 390 px ------
+
+
+def _story(sid: str, headline: str, ids: list[str], *, status=None, new=(), change=None, theme=None) -> dict:
+    return {"id": sid, "headline": headline, "synthesis": f"What {headline.lower()} means.", "article_ids": ids,
+            "evidence": [], "written_by": "model" if len(ids) > 1 else "summary", "written_from": ids,
+            "participants": [], "places": [], "theme": theme,
+            "signals": {"articles": len(ids), "sites": len(ids), "latest": None, "recency": 0.0, "prominence": 0.0,
+                        "model_rank": None, "score": 1.0},
+            "status": status, "new_article_ids": list(new), "change": change}
+
+
+def rich_briefing() -> Briefing:
+    """Stories with several dated sources, what is new, many stance cards, a teaser, a failure with a local path."""
+    base = make_briefing()
+    articles = [a.model_dump() for a in base.articles] + [
+        {"id": "a4", "title": "Sines port: the second day", "source": "https://www.port-daily.example/sines/2", "sha256": "4" * 64,
+         "published": datetime(2026, 11, 26, 18, 5, tzinfo=timezone.utc), "headline": "Sines, day two", "cached": False,
+         "site": "port-daily.example"},
+        {"id": "a5", "title": "Teaser only", "source": "https://feeds.example/item/5", "sha256": "5" * 64,
+         "published": datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc), "headline": "Teaser", "cached": False,
+         "site": "feeds.example", "from_teaser": True, "teaser_reason": "https://feeds.example/item/5: the server answered 404: check the URL"},
+    ]
+    articles[0] |= {"site": "news.example", "published": datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc)}
+    words = ["supports", "Positions", "internationalisation", "counterproductive", "Constitutional", "responsibilities"]
+    stances = [{"holder": f"Minister {w.title()} Representative", "target": f"the {w} of harbour reconstruction programmes",
+                "position": pos, "article_id": "a1", "quote": f"we wholeheartedly {w} the extraordinary arrangements"}
+               for w in words for pos in ("supports", "opposes", "neutral", "mixed")]
+    return base.model_copy(update={
+        "articles": [BriefingArticle.model_validate(a) for a in articles],
+        "stories": [Story.model_validate(s) for s in (
+            _story("s1", "Harbour of Sines reopens", ["a1", "a2", "a4"], status="developing", new=["a4"],
+                   change="1 new article: Sines, day two", theme="Ports"),
+            _story("s2", f"Evil <img src=x onerror=alert(2)> story {XSS}", ["a3"], status="unchanged"),
+            _story("s3", "A feed item whose page was gone", ["a5"], status="new", new=["a5"]),
+        )],
+        "changes": BriefingChanges(previous="the last briefing.html", previous_created_at=datetime(2026, 11, 26, 8, tzinfo=timezone.utc),
+                                   new=1, developing=1, unchanged=1, dropped=[{"headline": "Old news", "articles": 2}]),
+        "stances": [StanceEntry.model_validate(s) for s in stances],
+        "failures": base.failures + [BriefingFailure(source="/home/someone/news/inbox/cursed.txt", sha256=None, stage="summarise",
+                                                     reason="/home/someone/news/inbox/cursed.txt: still invalid after 2 attempts")],
+        "window_start": datetime(2026, 11, 26, 8, tzinfo=timezone.utc),
+        "window_end": datetime(2026, 11, 27, 8, tzinfo=timezone.utc),
+    })
+
+
+def test_page_structure_whats_new_first_sources_dates_toc_cards_and_no_local_paths():
+    b = rich_briefing()
+    html = render_html(b)
+    main = html.split("<main>")[1]
+    assert main.index('id="whats-new"') < main.index('id="contents"') < main.index('id="theme-1"')
+    assert "Friday 27 November 2026" in html.split("</header>")[0] and "Covers 26 Nov 2026, 08:00 UTC to 27 Nov 2026, 08:00 UTC" in html
+    assert "No longer in the news: Old news (2)." in html and "1 new article" in html
+    for story in b.stories:
+        assert f'href="#{story.id}"' in html.split('id="contents"')[1].split("</nav>")[0]  # a jump link per story
+    s1 = html.split('<article id="s1"')[1].split("</article>")[0]
+    assert s1.count("<li>") == 3 and "port-daily.example" in s1 and '<time datetime="2026-11-26T18:05:00+00:00">26 Nov 2026</time>' in s1
+    assert 'href="https://www.port-daily.example/sines/2"' in s1 and "What changed:" in s1
+    assert "from the feed's teaser only" in html.split('<article id="s3"')[1].split("</article>")[0]
+    assert html.count('class="card ') == len(b.stances) and 'class="card opposes"' in html and "<table" not in html
+    assert "<details>" in html and "People (1)" in html
+    assert "/home/someone" not in html and "cursed.txt" in html
+    assert "@media print" in html and "prefers-color-scheme: dark" in html
+
+
+def test_markdown_has_the_same_structure():
+    text = render_markdown(rich_briefing())
+    assert text.index("## What's new") < text.index("## Contents") < text.index("## Ports")
+    assert "**Friday 27 November 2026**" in text and "No longer in the news: Old news (2)." in text
+    assert "  - [Harbour of Sines reopens](#s1)" in text and '### <a id="s1"></a>Harbour of Sines reopens (Developing)' in text
+    assert "- [a4] port-daily.example: [Sines port: the second day](<https://www.port-daily.example/sines/2>) (26 Nov 2026)" in text
+    assert "*from the feed's teaser only*" in text and "### People (1)" in text
+    assert "/home/someone" not in text and "<img" not in text
+
+
+MEASURE = """<script>
+const words = /[^\\s\\-\\u2010-\\u2014\\/]+/g;
+function broken(root) {
+  const out = [];
+  if (!root) return out;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode())) {
+    let m;
+    while ((m = words.exec(node.data))) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (tops.size > 1) out.push(m[0]);
+    }
+  }
+  return out;
+}
+const stories = Array.from(document.querySelectorAll("article.story"));
+parent.postMessage(JSON.stringify({
+  innerWidth: window.innerWidth,
+  scrollWidth: document.documentElement.scrollWidth,
+  broken: broken(document.getElementById("stances")),
+  cards: document.querySelectorAll("#stances .card").length,
+  header: document.querySelector("header").innerText,
+  sources: stories.map(s => Array.from(s.querySelectorAll("ul.sources li")).map(li => li.innerText)),
+}), "*");
+</script>"""
+
+# Headless Chromium lays a window out at 500 px at least: the page is measured in an iframe of the
+# exact width, whose findings come back by postMessage into the host page that --dump-dom prints.
+HOST = """<!doctype html><html><body style="margin:0">
+<iframe src="{src}" style="border:0;width:{width}px;height:900px"></iframe><pre id="metrics"></pre>
+<script>window.addEventListener("message", e => {{ document.getElementById("metrics").textContent = e.data; }});</script>
+</body></html>"""
+
+
+def _measure(html: str, width: int, tmp_path: Path) -> dict:
+    """Lay the page out in headless Chromium at ``width`` px and measure it.
+
+    The page itself runs no script (its CSP forbids it): this copy drops the CSP and appends
+    the measuring script, which writes its findings into the DOM that --dump-dom prints."""
+    probe = tmp_path / f"probe-{width}.html"
+    probe.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", MEASURE + "</body>"),
+                     encoding="utf-8")
+    page = tmp_path / f"host-{width}.html"
+    page.write_text(HOST.format(src=probe.name, width=width), encoding="utf-8")
+    dom = subprocess.run([str(CHROMIUM), *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width + 100},1000",
+                          "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120, check=False).stdout
+    found = re.search(r'<pre id="metrics">(.*?)</pre>', dom, re.S)
+    assert found and found.group(1), f"the measuring script did not run: {dom[:300]}"
+    return json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&"))
+
+
+_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
+          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_headless_browser_layout_at_desktop_and_phone_width(tmp_path, width):
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent: apt-get install -y chromium")
+    b = rich_briefing()
+    m = _measure(render_html(b), width, tmp_path)
+    assert m["innerWidth"] == width
+    assert m["scrollWidth"] <= width, "the page scrolls sideways"
+    assert m["cards"] == len(b.stances) and m["broken"] == [], f"words broken mid-word in the stances: {m['broken'][:5]}"
+    assert "Friday 27 November 2026" in m["header"]
+    assert [len(s) for s in m["sources"]] == [len(s.article_ids) for s in b.stories]
+    assert all(text.strip() for s in m["sources"] for text in s)

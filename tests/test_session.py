@@ -63,9 +63,9 @@ def test_invalid_json_is_rejected_with_its_position_and_the_reask_stays_bounded(
 
 
 def test_attempts_are_bounded_and_the_failure_carries_them_and_the_usage(session):
-    for _ in range(2):
+    for n in range(2):  # different each time: a reply repeated word for word ends at once
         with pytest.raises(ReplyRejected):
-            session.accept(_reply("not json", prompt=50, completion=5))
+            session.accept(_reply(f"not json {n}", prompt=50, completion=5))
     with pytest.raises(SummaryFailed) as failed:
         session.accept(_reply("still not json", prompt=50, completion=5))
     assert failed.value.attempts == 3 and session.attempts_left == 0

@@ -10,8 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
+from ..errors import InputError, SummariserError
+from ..render import format_for, render_json, write_briefing
+from ..whatsnew import PreviousBriefing, default_previous, load_previous, remember
 from ..endpoint import describe_endpoint
-from ..render import format_for, write_briefing
 from ..timeutil import SINCE_HELP, parse_since
 from ..sources import DIRECTORY_HELP
 from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
@@ -42,6 +44,7 @@ def briefing_command(
     retry_budget: RetryBudgetOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors and the final line are still printed).")] = False,
     local_model: LocalModelOpt = None,
+    previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="The briefing JSON to compare with: each story is marked new, developing or unchanged. Default: the JSON at --out, else the copy the last run to --out kept in the data dir.", show_default=False)] = None,
 ) -> None:
     """Brief on many articles: summarise each (cached), then rank stories, group themes, merge who's who.
 
@@ -77,25 +80,61 @@ def briefing_command(
             _print_plan(builder.plan(sources, since=since_at, refresh=refresh), out)
             return
         with briefing_lock(out, settings.home, wait_s=wait):
-            with ArticleProgress(None, err=err_console, quiet=quiet) as progress:
-                result = builder.build(
-                    sources, since=since_at, title=title, refresh=refresh,
-                    on_progress=lambda outcome, done, total: progress.advance(outcome, total=total),
-                )
+            before = _previous(previous, out, settings.home)
+            try:
+                with ArticleProgress(None, err=err_console, quiet=quiet) as progress:
+                    result = builder.build(
+                        sources, since=since_at, title=title, refresh=refresh,
+                        on_progress=lambda outcome, done, total: progress.advance(outcome, total=total),
+                        previous=before,
+                    )
+            except SummariserError as exc:
+                _print_failures(getattr(exc, "failures", []))  # every failure the error refers to
+                raise
             write_briefing(result.briefing, out)
+            remember(render_json(result.briefing), out, settings.home)
     b = result.briefing
     cached = sum(1 for a in b.articles if a.cached)
     err_console.print(
         f"Wrote {out} ({fmt}): {len(b.articles)} articles ({cached} cached), {len(b.stories)} stories; "
         f"{result.article_calls + result.briefing_calls} model calls."
     )
+    if b.changes is not None:
+        c = b.changes
+        err_console.print(
+            f"Since {escape(c.previous or 'the previous briefing')}: {c.new} new, {c.developing} developing, "
+            f"{c.unchanged} unchanged, {len(c.dropped)} dropped."
+        )
+    teasers = [a for a in b.articles if a.from_teaser]
+    for article in teasers:
+        err_console.print(f"[yellow]Teaser only:[/] {escape(article.source or article.id)}: {escape(article.teaser_reason or '')}; "
+                          "summarised from the feed entry's own text")
     if b.failures:
-        for failure in b.failures:
-            err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
+        _print_failures(b.failures)
         if any(failure.stage != "collect" for failure in b.failures):
             err_console.print(f"Model calls went to {escape(describe_endpoint(settings))}.")
         err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_failures(failures) -> None:
+    for failure in failures:
+        err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
+
+
+def _previous(given: Path | None, out: Path, home: Path) -> PreviousBriefing | None:
+    """The previous briefing: ``--previous`` (an error when unreadable), else the default (a warning)."""
+    if given is not None:
+        return load_previous(given)
+    path = default_previous(out, home)
+    if path is None:
+        return None
+    try:
+        # The kept copy stands for the last briefing written to --out: name it so.
+        return load_previous(path, label=f"the last {out.name}" if path != out else None)
+    except InputError as exc:
+        err_console.print(f"[yellow]Warning:[/] {escape(str(exc))}; stories are not compared with a previous briefing.")
+        return None
 
 
 def _print_plan(plan: BriefingPlan, out: Path) -> None:
