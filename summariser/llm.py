@@ -172,7 +172,27 @@ def _to_reply(response: Any, latency: float, retries: int) -> Reply:
         else Usage(),
         latency_s=latency,
         transport_retries=retries,
+        **_server_timings(response),
     )
+
+
+def _server_timings(response: Any) -> dict[str, Any]:
+    """Prompt-cache reuse and prefill/generation time, where the server reports them: OpenAI's
+    ``usage.prompt_tokens_details.cached_tokens``, llama.cpp's ``timings`` (``cache_n``,
+    ``prompt_ms``, ``predicted_ms``)."""
+    found: dict[str, Any] = {}
+    details = getattr(response.usage, "prompt_tokens_details", None) if response.usage else None
+    cached = getattr(details, "cached_tokens", None) if details is not None else None
+    timings = (getattr(response, "model_extra", None) or {}).get("timings")
+    if isinstance(timings, dict):
+        if isinstance(timings.get("cache_n"), (int, float)):
+            cached = int(timings["cache_n"])
+        for key, name in (("prompt_ms", "prompt_s"), ("predicted_ms", "generation_s")):
+            if isinstance(timings.get(key), (int, float)):
+                found[name] = round(timings[key] / 1000, 4)
+    if isinstance(cached, int):
+        found["cached_tokens"] = cached
+    return found
 
 
 @dataclass

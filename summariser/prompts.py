@@ -32,6 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import PromptError
 
+# The version ``NAME`` without ``@VERSION`` means. A newer version stays opt-in (``--prompt
+# article@6``) until an evaluation shows it wins; then this line moves to it.
+DEFAULT_VERSIONS = {"article": 2}
+
 _FILE_RE = re.compile(r"^v(\d+)\.toml$")
 _REF_RE = re.compile(r"^([a-z][a-z0-9_-]*)(?:@(\d+))?$")
 
@@ -51,6 +55,7 @@ class _PromptFile(BaseModel):
     constrain_quotes: bool = False
     hints: Literal["names", "bare-names", "ner", "candidates"] = "names"
     evidence: Literal["first", "last"] = "first"
+    reply: Literal["draft", "refs"] = "draft"
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,9 @@ class Prompt:
     # then state the claim; "last" = state the claim, then pick the evidence (with quotes
     # constrained to the article's spans, the model then chooses a span that fits its claim).
     evidence: str = "first"
+    # What the model writes: "draft" = the SummaryDraft JSON itself, quotes copied; "refs" = the
+    # compact wire format of summariser/wire.py over numbered sentences, quotes by reference.
+    reply: str = "draft"
 
     @property
     def ref(self) -> str:
@@ -165,6 +173,7 @@ def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
         constrain_quotes=meta.constrain_quotes,
         hints=meta.hints,
         evidence=meta.evidence,
+        reply=meta.reply,
     )
 
 
@@ -187,7 +196,8 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
 
 
 def load_prompt(ref: str = "article", dirs: list[Path] | None = None) -> Prompt:
-    """``article`` gives the newest version, ``article@1`` a specific one."""
+    """``article`` gives the default version (``DEFAULT_VERSIONS``, else the newest), ``article@1``
+    a specific one."""
     name, version = parse_ref(ref)
     if version is not None:  # a pinned version is read on its own: a broken sibling file does not block it
         for root in dirs or default_prompt_dirs():
@@ -199,7 +209,8 @@ def load_prompt(ref: str = "article", dirs: list[Path] | None = None) -> Prompt:
         known = sorted({p.name for p in list_prompts(dirs)})
         raise PromptError(f"no prompt named {name!r}: known prompts are {', '.join(known) or 'none'}")
     if version is None:
-        return candidates[-1]
+        default = DEFAULT_VERSIONS.get(name)
+        return next((p for p in candidates if p.version == default), candidates[-1])
     for prompt in candidates:
         if prompt.version == version:
             return prompt

@@ -295,6 +295,8 @@ nav a { text-decoration: none; }
 .badge.developing { color: var(--dev); background: var(--dev-bg); }
 .change { font-size: .92rem; }
 .sources { list-style: none; padding-left: 0; }
+.sources-label { color: var(--muted); font-size: .78rem; font-weight: 700; text-transform: uppercase; letter-spacing: .04em; margin: .75rem 0 .1rem; }
+ul.sources { margin-top: 0; }
 .sources li { margin: .2rem 0; }
 .site { font-weight: 600; color: var(--fg); }
 .teaser { color: var(--dev); font-style: italic; }
@@ -367,7 +369,8 @@ details > summary { cursor: pointer; font-weight: 600; }
 <p>{{ story.synthesis }}</p>
 {% if story.change %}<p class="change"><strong>What changed:</strong> {{ story.change }}</p>{% endif %}
 {% for ev in story.evidence %}<blockquote>“{{ ev.quote }}” <a class="id" href="#{{ ev.article_id }}">[{{ ev.article_id }}]</a></blockquote>
-{% endfor %}<ul class="sources" aria-label="Sources">{% for aid in story.article_ids if aid in by_id %}
+{% endfor %}<p class="sources-label">Sources ({{ story.article_ids|length }})</p>
+<ul class="sources" aria-label="Sources">{% for aid in story.article_ids if aid in by_id %}
 <li>{{ cite(by_id[aid]) }}</li>{% endfor %}
 </ul>
 </article>

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 ARTICLE_SUMMARY_ID = f"urn:summariser:schema:article-summary:{SCHEMA_VERSION}"
 
 ParticipantKind = Literal["person", "organisation", "country", "place", "group", "other"]
@@ -226,6 +226,20 @@ class SourceInfo(_Strict):
     feed: str | None = Field(None, description="The RSS/Atom feed (URL or file) the article was found through, if any.")
 
 
+class RequestInfo(_Strict):
+    """One request sent to the model for this result: what it asked for and what it cost."""
+
+    number: int = Field(description="1-based request number within the run.")
+    kind: Literal["full", "repair"] = Field("full", description="full: asked for the whole reply; repair: asked only for replacements of failed items.")
+    repaired: list[str] = Field(default_factory=list, description="For a repair: the items it asked replacements for, e.g. 'key_facts[1]'.")
+    prompt_tokens: int = Field(0, description="Prompt tokens of this request.")
+    completion_tokens: int = Field(0, description="Completion tokens of this request.")
+    cached_prompt_tokens: int | None = Field(None, description="Prompt tokens the server reused from its prompt cache, when it reports them.")
+    prompt_s: float | None = Field(None, description="Server time spent processing the prompt (prefill), in seconds, when it reports it.")
+    generation_s: float | None = Field(None, description="Server time spent generating the reply, in seconds, when it reports it.")
+    latency_s: float = Field(0.0, description="Seconds from request to reply, transport retries included.")
+
+
 class Provenance(_Strict):
     """How this summary was produced: enough to reproduce and audit it."""
 
@@ -238,6 +252,7 @@ class Provenance(_Strict):
     attempts: int = Field(description="Model replies received (1 = valid at the first attempt).")
     transport_retries: int = Field(0, description="Requests retried after 429, 5xx, timeouts or connection errors.")
     usage: Usage = Field(description="Tokens summed over all attempts.")
+    requests: list[RequestInfo] = Field(default_factory=list, description="Every request sent, in order, with its tokens (empty in results made before schema 1.3).")
     duration_s: float = Field(description="Wall time from first request to validated result, in seconds.")
     source: SourceInfo = Field(description="The article this summarises.")
     created_at: datetime = Field(description="When the summary was produced (UTC, ISO 8601).")

@@ -24,6 +24,7 @@ from .article import Article, cache_key
 from .errors import RefusalError, SummaryFailed, TruncationError
 from .floor import floor_problems
 from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, located_items, quotable_spans
+from . import wire
 from .prompts import Prompt
 from .schema import (
     SCHEMA_VERSION,
@@ -32,6 +33,7 @@ from .schema import (
     DroppedItem,
     Grounding,
     Provenance,
+    RequestInfo,
     SummaryDraft,
     Usage,
     draft_json_schema,
@@ -79,6 +81,10 @@ class Reply:
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
     transport_retries: int = 0
+    # What the server says about its own work, when it says it (llama.cpp's "timings").
+    cached_tokens: int | None = None
+    prompt_s: float | None = None
+    generation_s: float | None = None
 
 
 class ReplyRejected(Exception):
@@ -117,23 +123,29 @@ class ArticleTask:
         self._text = _article_text(self.article.text, self.fuzzy_threshold)
 
     def variables(self, prompt: Prompt) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
         if prompt.hints == "candidates":
-            from .names import candidates
+            from .names import candidate_hints, candidates
 
             found = candidates(self.article.text, limit=MAX_CANDIDATE_HINTS)
-            return {
-                "article": self.article.text,
-                "title": self.article.title,
-                "names": [c.mention for c in found],
-                "candidates": found,
-            }
-        if prompt.hints == "ner":
+            names = [c.mention for c in found]
+            # "Russia (country; also Russian, Moscow)": each candidate with its kind and other names.
+            extra = {"candidates": found, "candidate_hints": candidate_hints(self.article.text, limit=MAX_CANDIDATE_HINTS)}
+        elif prompt.hints == "ner":
             from .ner import hint_names
 
             names = hint_names(self.article.text)
         else:
             names = candidate_names(self.article.text, bare=prompt.hints == "bare-names")
-        return {"article": self.article.text, "title": self.article.title, "names": names}
+        variables = {"article": self.article.text, "title": self.article.title, "names": names, **extra}
+        if prompt.reply == "refs":
+            from .sentences import number_sentences
+
+            variables["sentences"] = number_sentences(self.article.text)
+        return variables
+
+    def sentence_count(self) -> int:
+        return wire.sentence_count(self.article.text)
 
     def json_schema(self) -> dict[str, Any]:
         return draft_json_schema()
@@ -179,7 +191,7 @@ def _quote_constrained_schema(text: str) -> dict[str, Any]:
     return dict(schema, **{"$defs": defs})
 
 
-def format_problems(problems: list[str]) -> str:
+def format_problems(problems: list[str], *, refs: bool = False) -> str:
     """The re-ask message: only the failures, short, with what to do."""
     shown = problems[:MAX_PROBLEMS_LISTED]
     more = len(problems) - len(shown)
@@ -187,10 +199,13 @@ def format_problems(problems: list[str]) -> str:
     lines += [f"- {p}" for p in shown]
     if more:
         lines.append(f"- ... and {more} more of the same kind")
-    lines.append(
-        "Reply again with the complete JSON object, fixing these. Copy every quote exactly from the "
-        "article; leave out an item that no quote supports."
-    )
+    if refs:
+        lines.append("Reply again with the complete JSON object, fixing these. Cite sentences by their numbers.")
+    else:
+        lines.append(
+            "Reply again with the complete JSON object, fixing these. Copy every quote exactly from the "
+            "article; leave out an item that no quote supports."
+        )
     return "\n".join(lines)
 
 
@@ -240,11 +255,20 @@ class Session(Generic[Draft]):
         self._last_reply: str | None = None
         self._problems: list[str] = []
         self._raised_limit = False
+        # Evidence by reference (prompt ``reply = "refs"``): the reply is wire.WireReply; after it,
+        # re-asks are repairs that ask only for replacements of the failed items.
+        self.refs = prompt.reply == "refs"
+        self.requests: list[RequestInfo] = []
+        self._wire: wire.WireReply | None = None  # the whole reply so far, repairs merged in
+        self._repair: dict[str, list[str]] = {}  # failed item -> reasons, while a repair is asked
+        self._wire_text: str | None = None  # the assistant turn a repair follows
         self._base = self._base_messages()
 
     # -- building requests -------------------------------------------------------------
     def _base_messages(self) -> list[dict[str, str]]:
-        schema = self.task.schema_text() if self.mode == "json_object" else None
+        schema = None
+        if self.mode == "json_object":
+            schema = wire.schema_text() if self.refs else self.task.schema_text()
         system, user = self.prompt.render(schema=schema, **self.task.variables(self.prompt))
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -254,17 +278,32 @@ class Session(Generic[Draft]):
         self._base = self._base_messages()
 
     def messages(self) -> list[dict[str, str]]:
+        # The system prompt and the article stay byte-identical in every request of a
+        # conversation, so a server's prompt cache (llama.cpp cache_prompt) reuses their prefill.
+        if self.refs and self._repair and self._wire is not None:
+            return [
+                *self._base,
+                {"role": "assistant", "content": self._wire_text or wire.dump(self._wire)},
+                {"role": "user", "content": wire.repair_message(self._wire, self._repair)},
+            ]
         if self._last_reply is None or not self._problems:
             return list(self._base)
         return [
             *self._base,
             {"role": "assistant", "content": self._last_reply},
-            {"role": "user", "content": format_problems(self._problems)},
+            {"role": "user", "content": format_problems(self._problems, refs=self.refs)},
         ]
 
     def response_format(self) -> dict[str, Any]:
         if self.mode == "json_object":
             return {"type": "json_object"}
+        if self.refs:
+            sentences = getattr(self.task, "sentence_count", lambda: None)()
+            if self._repair:
+                schema, name = wire.repair_schema(wire.counts(list(self._repair)), sentences), wire.REPAIR_SCHEMA_NAME
+            else:
+                schema, name = wire.reply_schema(sentences), wire.REPLY_SCHEMA_NAME
+            return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
         constrained = getattr(self.task, "constrained_schema", None)
         schema = constrained() if self.prompt.constrain_quotes and constrained else self.task.json_schema()
         if self.prompt.evidence == "last":
@@ -287,10 +326,15 @@ class Session(Generic[Draft]):
             "model": self.model,
             "messages": self.messages(),
             "temperature": self.temperature(),
-            "max_tokens": self.max_tokens,
+            "max_tokens": self._request_max_tokens(),
             "response_format": self.response_format(),
             **self.prompt.params,
         }
+
+    def _request_max_tokens(self) -> int:
+        if self.refs and self._repair:
+            return min(self.max_tokens, wire.repair_tokens(wire.counts(list(self._repair))))
+        return self.max_tokens
 
     # -- carrying a conversation across processes (batch files) --------------------------
     def checkpoint(self) -> dict[str, Any]:
@@ -305,6 +349,10 @@ class Session(Generic[Draft]):
             "transport_retries": self.transport_retries,
             "usage": self.usage.model_dump(),
             "attempts": [attempt.model_dump(mode="json") for attempt in self.attempts],
+            "requests": [request.model_dump(mode="json") for request in self.requests],
+            "wire": self._wire.model_dump() if self._wire is not None else None,
+            "repair": dict(self._repair),
+            "wire_text": self._wire_text,
         }
 
     def resume(self, state: dict[str, Any]) -> "Session[Draft]":
@@ -319,6 +367,10 @@ class Session(Generic[Draft]):
         self.transport_retries = int(state.get("transport_retries", 0))
         self.usage = Usage.model_validate(state.get("usage") or {})
         self.attempts = [Attempt.model_validate(a) for a in state.get("attempts") or []]
+        self.requests = [RequestInfo.model_validate(r) for r in state.get("requests") or []]
+        self._wire = wire.WireReply.model_validate(state["wire"]) if state.get("wire") else None
+        self._repair = {k: list(v) for k, v in (state.get("repair") or {}).items()}
+        self._wire_text = state.get("wire_text")
         return self
 
     @property
@@ -330,12 +382,13 @@ class Session(Generic[Draft]):
         """Check one reply. Returns the accepted draft, raises ReplyRejected to ask again,
         or a SummariserError when no further attempt can help."""
         sent = self.messages()
+        repaired = list(self._repair) if self.refs else []
         self.usage = self.usage + reply.usage
         self.transport_retries += reply.transport_retries
         try:
             draft = self._check(reply)
         except ReplyRejected as exc:
-            self._record(sent, reply, exc.problems)
+            self._record(sent, reply, exc.problems, repaired)
             if self.attempts_left <= 0 or exc.final:
                 if not exc.reask:
                     raise self._failure(TruncationError, f"the reply was cut off at the token limit on the last attempt ({self.max_attempts}); raise --max-attempts or use a prompt made for small models", exc.problems) from None
@@ -346,13 +399,15 @@ class Session(Generic[Draft]):
                 raise self._failure(SummaryFailed, message, exc.problems) from None
             raise
         except (RefusalError, TruncationError) as exc:
-            self._record(sent, reply, [str(exc)])
+            self._record(sent, reply, [str(exc)], repaired)
             raise self._failure(type(exc), str(exc), [str(exc)]) from None
-        self._record(sent, reply, [])
+        self._record(sent, reply, [], repaired)
         self.draft = draft
         return draft
 
     def _check(self, reply: Reply) -> Draft:
+        if self.refs:
+            return self._check_refs(reply)
         if reply.refusal:
             raise RefusalError(f"the model refused: {reply.refusal.strip()[:200]}")
         content = (reply.content or "").strip()
@@ -394,6 +449,85 @@ class Session(Generic[Draft]):
             raise ReplyRejected(below, final=repeated)
         return kept
 
+    # -- evidence by reference: whole replies, then repairs of the failed items only ---------
+    def _check_refs(self, reply: Reply) -> Draft:
+        if reply.refusal:
+            raise RefusalError(f"the model refused: {reply.refusal.strip()[:200]}")
+        content = (reply.content or "").strip()
+        if self._repair and self._wire is not None:
+            return self._check_repair(reply, content)
+        if reply.finish_reason == "length":
+            return self._truncated(content)
+        if not content:
+            raise ReplyRejected(["the reply was empty: reply with the JSON object"])
+        try:
+            parsed = wire.WireReply.model_validate_json(content)
+        except ValidationError as exc:
+            if _runs_on(content[-400:]):
+                return self._truncated(content)
+            self._last_reply = content
+            self._problems = _json_problem(content) or _pydantic_problems(exc)
+            raise ReplyRejected(self._problems) from None
+        self._last_reply = content
+        return self._settle_refs(wire.dedupe(parsed), content, repeated=False)
+
+    def _check_repair(self, reply: Reply, content: str) -> Draft:
+        """A repair reply: merge its replacements in, or, when it is unusable, keep asking for the
+        same items while attempts remain; the whole reply so far is never lost to a bad repair."""
+        assert self._wire is not None
+        broken = None
+        if reply.finish_reason == "length":
+            broken = "the reply was cut off at the token limit: give shorter replacements"
+        elif not content:
+            broken = "the reply was empty: reply with the JSON object of replacements"
+        else:
+            try:
+                repair = wire.WireRepair.model_validate_json(content)
+            except ValidationError as exc:
+                broken = (_json_problem(content) or _pydantic_problems(exc))[0]
+        repeated = content == self._last_reply
+        self._last_reply = content
+        if broken is not None:
+            if self.attempts_left > 1 and not repeated:
+                self._problems = [broken]
+                raise ReplyRejected(self._problems)
+            return self._settle_refs(self._wire, self._wire_text, repeated=True)
+        merged = wire.dedupe(wire.merge(self._wire, list(self._repair), repair))
+        return self._settle_refs(merged, wire.dump(merged), repeated=repeated)
+
+    def _settle_refs(self, reply: "wire.WireReply", text: str | None, *, repeated: bool) -> Draft:
+        """Map a whole wire reply onto the draft and ground it: accept it, ask to repair the items
+        that failed, or (last attempt, or the model repeated itself) keep what is grounded."""
+        bylines = wire.byline_only(reply, self.task.article.text)
+        if bylines:  # settled by code, not by a repair: a byline name is never a participant
+            for i in bylines:
+                self.dropped.append(DroppedItem(path=f"participants[{i}]", reason="named only in the byline: a reporter or editor, not a participant",
+                                                item=json.dumps(reply.participants[i].model_dump(), ensure_ascii=False, separators=(",", ":"))))
+            reply = wire.WireReply.model_construct(**{**dict(reply), "participants": [p for i, p in enumerate(reply.participants) if i not in bylines]})
+        draft, invalid = wire.to_draft(reply, self.task.article.text)
+        grounding = self.task.check(draft)
+        failed = wire.failed_items(grounding.problems)
+        for item, message in invalid.items():
+            failed[item] = [f"{message}: cite a sentence number shown in the article"]
+        self._wire = reply
+        self.grounding = grounding
+        if failed and (self.strict or (self.attempts_left > 1 and not repeated)):
+            self._repair = failed
+            self._wire_text = text
+            self._problems = [f"{item}: {reasons[0]}" for item, reasons in failed.items()]
+            raise ReplyRejected(self._problems)
+        self._repair = {}
+        dropped_before = len(self.dropped)
+        kept = self._keep_grounded(draft, grounding)
+        floor = getattr(self.task, "floor", None)
+        below = floor(kept) if floor is not None else []
+        if below:  # nothing left worth repairing item by item: ask for a whole reply again
+            del self.dropped[dropped_before:]
+            self._wire, self._wire_text = None, None
+            self._problems = below
+            raise ReplyRejected(below, final=repeated)
+        return kept
+
     def _truncated(self, content: str) -> Draft:
         # A cut-off or looping reply is not a schema error: re-asking with the same limit would
         # loop again. Raise the limit once and resend the original request, else fail clearly.
@@ -426,7 +560,20 @@ class Session(Generic[Draft]):
         )
         return kept
 
-    def _record(self, sent: list[dict[str, str]], reply: Reply, problems: list[str]) -> None:
+    def _record(self, sent: list[dict[str, str]], reply: Reply, problems: list[str], repaired: list[str] | None = None) -> None:
+        self.requests.append(
+            RequestInfo(
+                number=len(self.attempts) + 1,
+                kind="repair" if repaired else "full",
+                repaired=list(repaired or []),
+                prompt_tokens=reply.usage.prompt_tokens,
+                completion_tokens=reply.usage.completion_tokens,
+                cached_prompt_tokens=reply.cached_tokens,
+                prompt_s=reply.prompt_s,
+                generation_s=reply.generation_s,
+                latency_s=round(reply.latency_s, 4),
+            )
+        )
         self.attempts.append(
             Attempt(
                 number=len(self.attempts) + 1,
@@ -516,6 +663,7 @@ def build_summary(
         attempts=len(session.attempts),
         transport_retries=session.transport_retries,
         usage=session.usage,
+        requests=session.requests,
         duration_s=round(duration_s, 3),
         source=article.source_info(),
         created_at=created_at or datetime.now(timezone.utc),

@@ -4,14 +4,15 @@ Two articles report the same story when what their structured summaries hold say
 
 * shared participants, after merging names and aliases across articles (``merge_participants``);
   a participant that half the briefing mentions (``"United States"``) says little and counts half,
-* shared places (participants of kind place or country),
+* shared places (participants of kind place or country) and countries, whatever name stands for
+  them ("Moscow", "Russian" and "Russia" are one; ``countries.lookup_country``),
 * overlapping key facts: rapidfuzz's token-set similarity of the content words of the headline
   and key-fact statements,
 * publish times: close together adds a little, more than a week apart takes a lot away.
 
 A pair needs at least one shared participant or place *and* enough overlap of facts, or two
-shared participants: one shared name alone ("Scientology" in a story on a defector and one on a
-website attack) is not one story. Articles are then grouped by average linkage, so a chain of
+shared participants (or one and a place): one shared name alone ("Scientology" in a story on a
+defector and one on a website attack) is not one story. Articles are then grouped by average linkage, so a chain of
 weak links does not glue unrelated stories together; every article lands in exactly one story.
 
 Stories are ranked by signals anyone can check in the JSON: how many sources (sites) and
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz
 
+from .countries import lookup_country
 from .schema import ArticleSummary, StorySignals, WhoEntry
 
 PLACE_KINDS = frozenset({"place", "country"})
@@ -107,18 +109,36 @@ def _fact_text(summary: ArticleSummary) -> str:
 
 @dataclass(frozen=True)
 class _Features:
-    people: frozenset[int]  # who's-who entries that are not places
-    places: frozenset[int]
+    people: frozenset[str]  # who's-who entries that are not places
+    places: frozenset[str]  # places, and the country any name stands for ("Moscow", "Russian" -> Russia)
     words: str  # sorted content words, for rapidfuzz
     published: datetime | None
 
 
-def _features(articles: Sequence[StoryArticle], who: Sequence[WhoEntry]) -> dict[str, _Features]:
-    by_article: dict[str, tuple[set[int], set[int]]] = {a.id: (set(), set()) for a in articles}
+def _country(entry: WhoEntry) -> str | None:
+    """The country a participant's name or an alias stands for (by name, capital or demonym)."""
+    for name in (entry.name, *entry.aliases):
+        match = lookup_country(name)
+        if match is not None:
+            return f"country:{match.country.iso2}"
+    return None
+
+
+def _entity_keys(who: Sequence[WhoEntry]) -> list[tuple[str, bool]]:
+    """(key, is a place) per who's-who entry: a country's every name folds into one key."""
+    keys = []
     for index, entry in enumerate(who):
+        country = _country(entry)
+        keys.append((country, True) if country else (f"who:{index}", entry.kind in PLACE_KINDS))
+    return keys
+
+
+def _features(articles: Sequence[StoryArticle], who: Sequence[WhoEntry]) -> dict[str, _Features]:
+    by_article: dict[str, tuple[set[str], set[str]]] = {a.id: (set(), set()) for a in articles}
+    for entry, (key, is_place) in zip(who, _entity_keys(who)):
         for aid in entry.article_ids:
             if aid in by_article:
-                by_article[aid][1 if entry.kind in PLACE_KINDS else 0].add(index)
+                by_article[aid][1 if is_place else 0].add(key)
     return {
         a.id: _Features(
             people=frozenset(by_article[a.id][0]),
@@ -130,14 +150,14 @@ def _features(articles: Sequence[StoryArticle], who: Sequence[WhoEntry]) -> dict
     }
 
 
-def pair_score(a: _Features, b: _Features, weight: Mapping[int, float]) -> float:
+def pair_score(a: _Features, b: _Features, weight: Mapping[str, float]) -> float:
     """How strongly two articles look like one story (0 = not at all; >= LINK_THRESHOLD = same)."""
     people = sum(weight[e] for e in a.people & b.people)
     places = sum(weight[e] for e in a.places & b.places)
     if not people and not places:
         return 0.0
     facts = fuzz.token_set_ratio(a.words, b.words) / 100 if a.words and b.words else 0.0
-    score = 1.5 * people + 0.75 * places + 4.0 * max(0.0, facts - 0.45)
+    score = 1.5 * people + 1.0 * places + 4.0 * max(0.0, facts - 0.45)
     if a.published and b.published:
         gap = abs(a.published - b.published)
         if gap <= CLOSE_IN_TIME:
@@ -147,8 +167,14 @@ def pair_score(a: _Features, b: _Features, weight: Mapping[int, float]) -> float
     return score
 
 
-def _weights(who: Sequence[WhoEntry], n: int) -> dict[int, float]:
-    return {i: 0.5 if n >= 6 and len(e.article_ids) > COMMON_SHARE * n else 1.0 for i, e in enumerate(who)}
+def _weights(features: Mapping[str, _Features]) -> dict[str, float]:
+    """1 for each participant or place; 0.5 for one that more than a third of 6+ articles name."""
+    n = len(features)
+    df: dict[str, int] = {}
+    for f in features.values():
+        for key in f.people | f.places:
+            df[key] = df.get(key, 0) + 1
+    return {key: 0.5 if n >= 6 and count > COMMON_SHARE * n else 1.0 for key, count in df.items()}
 
 
 def cluster_articles(articles: Sequence[StoryArticle], who: Sequence[WhoEntry]) -> list[list[str]]:
@@ -157,7 +183,7 @@ def cluster_articles(articles: Sequence[StoryArticle], who: Sequence[WhoEntry]) 
     if not ids:
         return []
     features = _features(articles, who)
-    weight = _weights(who, len(ids))
+    weight = _weights(features)
     n = len(ids)
     score = [[0.0] * n for _ in range(n)]
     for i in range(n):

@@ -12,7 +12,8 @@ Point the real ``openai`` client (sync or async) at it and script what each requ
 
 Steps are consumed in order, one per chat-completions request (batch lines included); when the
 queue is empty the ``responder`` answers, by default :func:`grounded_responder`, which builds a
-valid, fully grounded ``SummaryDraft`` from the ``<article>`` in the prompt. A responder may
+valid, fully grounded ``SummaryDraft`` from the ``<article>`` in the prompt (for an
+evidence-by-reference prompt, a reply in its compact format citing the numbered sentences). A responder may
 return a reply text, a dict (sent as compact JSON) or any step, so it can inject faults for
 some requests only.
 
@@ -222,6 +223,9 @@ def grounded_responder(body: dict[str, Any]) -> dict[str, Any]:
     that has them (else the whole last user message). Every quote and participant name is a
     verbatim substring of the article; odd or empty input still gives a schema-valid draft.
     """
+    kind = _refs_request(body)
+    if kind is not None:
+        return _refs_reply(body, repair=kind == "repair")
     article = _find_article(body)
     sentences = _split_sentences(article)
     if not sentences:
@@ -240,6 +244,39 @@ def grounded_responder(body: dict[str, Any]) -> dict[str, Any]:
         "summary": _cut_at_word(" ".join(sentences[:2]), caps["summary"]),
         "key_facts": [{"quote": fact, "statement": fact} for fact in facts],
         "participants": [_participant(name) for name in _find_names(article, limit=5)],
+        "stances": [],
+    }
+
+
+_NUMBERED = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
+
+
+def _refs_request(body: dict[str, Any]) -> str | None:
+    """"reply"/"repair" for a request of an evidence-by-reference prompt (article@6), else None."""
+    fmt = body.get("response_format") if isinstance(body, dict) else None
+    name = ((fmt or {}).get("json_schema") or {}).get("name") if isinstance(fmt, dict) else None
+    if name == "article_refs":
+        return "reply"
+    if name == "article_repair":
+        return "repair"
+    return None
+
+
+def _refs_reply(body: dict[str, Any], *, repair: bool) -> dict[str, Any]:
+    """A grounded reply in the compact format of summariser/wire.py: facts cite the numbered
+    sentences of the article; a repair request gets no replacements (every list empty)."""
+    if repair:
+        schema = body["response_format"]["json_schema"]["schema"]
+        return {key: [] for key in schema.get("required", [])}
+    numbered = [(int(n), text) for n, text in _NUMBERED.findall(_find_article(body))]
+    plain = " ".join(text for _, text in numbered)
+    if not numbered:
+        return {"headline": "Unknown", "summary": "Unknown.", "facts": [], "participants": [], "stances": []}
+    return {
+        "headline": _cut_at_word(numbered[0][1], 100),
+        "summary": _cut_at_word(" ".join(text for _, text in numbered[:2]), 300),
+        "facts": [n for n, _ in numbered[:3]],
+        "participants": [{"name": name, "kind": _participant(name)["kind"], "role": "mentioned in the article"} for name in _find_names(plain, limit=5)],
         "stances": [],
     }
 

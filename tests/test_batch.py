@@ -433,3 +433,49 @@ async def test_rate_limiter_buckets_and_server_pause():
     started = clock.monotonic()
     await limiter.acquire(1)
     assert clock.monotonic() - started >= 0.29
+
+
+# -- evidence by reference (article@6): one request per attempt, repairs of failed items ----------
+
+
+def test_refs_prompt_batch_repairs_only_the_failed_items(tmp_path):
+    settings = Settings.load(base_url="http://127.0.0.1:9/v1", model="scripted", db_path=tmp_path / "store.db", prompt="article@6")
+    articles = list(generated_articles(6))
+    with Store(settings.store_path) as store:
+        prepare_batch(iter(articles), tmp_path / "requests.jsonl", store=store, settings=settings)
+        lines = [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
+        assert {line["body"]["response_format"]["json_schema"]["name"] for line in lines} == {"article_refs"}
+        broken = {lines[1]["custom_id"], lines[4]["custom_id"]}
+
+        def invented_name(cid: str, body: dict[str, Any]) -> str | None:
+            if cid not in broken:
+                return None
+            good = grounded_responder(body)
+            good["participants"].insert(1, {"name": "Zanzibar Trading Company", "kind": "organisation", "role": "invented"})
+            return json.dumps(good)
+
+        answer_file(tmp_path / "requests.jsonl", tmp_path / "results.jsonl", invented_name)
+        report = import_results(tmp_path / "results.jsonl", store=store)
+        assert (report.stored, report.to_repair) == (4, 2)
+        repair = [json.loads(line) for line in (tmp_path / "results.repair.jsonl").read_text().splitlines()]
+        for line in repair:
+            body = line["body"]
+            original = next(l["body"] for l in lines if l["custom_id"] == line["custom_id"].replace("-a2", "-a1"))
+            assert body["messages"][:2] == original["messages"][:2]  # same prefix: prompt cache
+            assert body["messages"][3]["content"].startswith("1 item of your reply must be replaced:\n- participants[1] ")
+            assert body["response_format"]["json_schema"]["name"] == "article_repair"
+
+        def replacement(cid: str, body: dict[str, Any]) -> str:
+            first_name = json.loads(body["messages"][2]["content"])["participants"][0]
+            return json.dumps({"participants": [{**first_name, "role": "named again"}]})
+
+        answer_file(tmp_path / "results.repair.jsonl", tmp_path / "repair.results.jsonl", replacement)
+        fixed = import_results(tmp_path / "repair.results.jsonl", store=store)
+        assert (fixed.stored, fixed.repaired, fixed.to_repair) == (2, 2, 0)
+        assert store.cached_keys(keys_of(articles, settings)) == set(keys_of(articles, settings))
+        run = store.list_runs(limit=1)[0]
+        summary = store.get_run(run.id).summary
+        assert summary is not None and summary.provenance.attempts == 2
+        assert [(r.kind, r.repaired) for r in summary.provenance.requests] == [("full", []), ("repair", ["participants[1]"])]
+        assert "Zanzibar Trading Company" not in [p.name for p in summary.participants]
+        assert all(f.quote_start is not None for f in summary.key_facts)

@@ -16,6 +16,7 @@ PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 RELEASED = {
     "article/v1.toml": "a6fbb1de0cb4",
     "article/v2.toml": "bbcc074bd978",
+    "article/v6.toml": "bb291804b0c2",
     "briefing/v1.toml": "10a9bee0b04e",
     "story/v1.toml": "a8a503c7638c",
 }
@@ -34,9 +35,25 @@ def test_every_prompt_file_is_pinned_or_new_files_are_listed():
     )
 
 
-def test_newest_is_default_and_versions_are_selectable():
-    assert load_prompt("article").version == max(p.version for p in list_prompts() if p.name == "article")
+def test_default_version_and_versions_are_selectable():
+    from summariser.prompts import DEFAULT_VERSIONS
+
+    assert load_prompt("article").version == DEFAULT_VERSIONS["article"]
     assert load_prompt("article@1").version == 1
+    assert load_prompt("article@6").reply == "refs"
+    assert load_prompt("briefing").version == max(p.version for p in list_prompts() if p.name == "briefing")
+
+
+def test_a_newer_version_stays_opt_in_until_it_is_the_default(tmp_path):
+    from summariser.prompts import DEFAULT_VERSIONS
+
+    default = DEFAULT_VERSIONS["article"]
+    for version in (default, default + 1):
+        path = tmp_path / "article" / f"v{version}.toml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f'version = {version}\ndescription = "d"\nschema = "SummaryDraft"\nmax_tokens = 100\nsystem = "s"\nuser = "u"\n')
+    assert load_prompt("article", dirs=[tmp_path]).version == default
+    assert load_prompt(f"article@{default + 1}", dirs=[tmp_path]).version == default + 1
 
 
 @pytest.mark.parametrize("ref,message", [("nope", "no prompt named 'nope'"), ("article@99", "no prompt article@99"), ("Bad Ref!", "bad prompt reference")])

@@ -194,3 +194,43 @@ def test_a_failed_story_call_keeps_the_story_in_the_lead_articles_words(corpus, 
     story_failures = [f for f in b.failures if f.source.startswith("story ")]
     assert len(story_failures) == len(multi) and result.exit_code == 3
     assert all("the story call failed" in f.reason for f in story_failures)
+
+
+def _made(aid: str, names: list[str], facts: list[str]) -> StoryArticle:
+    data = summarise_by_code("Placeholder\n\nNothing happened here at all.").model_dump()
+    data |= {"headline": facts[0], "key_facts": [{"statement": text, "quote": text} for text in facts],
+             "participants": [{"name": n, "kind": "person", "role": "r", "aliases": []} for n in names]}
+    return StoryArticle(aid, ArticleSummary.model_validate(data))
+
+
+def test_a_chain_of_links_does_not_glue_two_stories_together():
+    # a and c share nothing; b shares two people with each. Single linkage would make one story
+    # of all three; average linkage keeps c apart (its mean link to {a, b} is too weak).
+    a = _made("a", ["Ann Ash", "Bo Birch"], ["The council approved the harbour budget", "Ann Ash proposed it"])
+    b = _made("b", ["Ann Ash", "Bo Birch", "Cy Cedar", "Di Dogwood"], ["A cycling race crossed the valley", "Cy Cedar won"])
+    c = _made("c", ["Cy Cedar", "Di Dogwood"], ["Storm damage closed the mountain road", "Di Dogwood reported it"])
+    groups = clusters_of([a, b, c])
+    assert sorted(map(sorted, groups)) == [["a", "b"], ["c"]]
+
+
+def test_a_story_larger_than_the_budget_is_written_from_the_summaries_that_fit(corpus, clean_env):
+    with ScriptedLLM(responder=briefing_responder) as server:
+        settings = Settings.load(base_url=server.base_url, model="scripted", max_attempts=2, concurrency=4)
+        with Store(settings.store_path) as store, BriefingBuilder(settings, store=store, context_budget=1100) as builder:
+            result = builder.build([str(corpus)])
+            story_bodies = [b for b in server.requests if is_story_request(b)]
+    moscow = next(s for s in result.briefing.stories if len(s.article_ids) == 4)
+    # Written from the most central summaries that fit, and says which; the story keeps all four.
+    assert 1 <= len(moscow.written_from) < 4 and moscow.written_from == moscow.article_ids[: len(moscow.written_from)]
+    for body in story_bodies:
+        assert sum(len(m["content"]) for m in body["messages"]) // 4 + body["max_tokens"] <= 1100 + 50
+
+
+def test_a_country_is_one_participant_whatever_name_stands_for_it():
+    # "Moscow" (its capital) and "Russian" (its demonym) both stand for Russia: with Sergei Lavrov
+    # in both, that is a shared person and a shared country, though no name is written alike.
+    a = _made("a", ["Sergei Lavrov", "Moscow"], ["The minister spoke about grain exports", "Prices rose"])
+    b = _made("b", ["Sergei Lavrov", "Russian"], ["A treaty on river fishing was signed", "Boats wait"])
+    c = _made("c", ["Sergei Lavrov", "Oslo"], ["A treaty on river fishing was signed", "Boats wait"])
+    assert clusters_of([a, b]) == [["a", "b"]]
+    assert sorted(map(sorted, clusters_of([a, c]))) == [["a"], ["c"]]

@@ -30,7 +30,7 @@ BaseUrlOpt = Annotated[
     typer.Option("--base-url", envvar="OPENAI_BASE_URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1. Unset (and no OPENAI_API_KEY): the embedded local model.", show_default=False),
 ]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", envvar="SUMMARISER_MODEL", help="Model name sent to the endpoint.", show_default=False)]
-PromptOpt = Annotated[str | None, typer.Option("--prompt", "-p", help="Prompt template NAME\\[@VERSION]; default: the newest 'article' version.", show_default=False)]
+PromptOpt = Annotated[str | None, typer.Option("--prompt", "-p", help="Prompt template NAME\\[@VERSION]; default: the default 'article' version (`summariser prompts list` marks it).", show_default=False)]
 DbOpt = Annotated[Path | None, typer.Option("--db", envvar="SUMMARISER_DB", help="Run store (SQLite) path. Default: summariser.db in the data dir.", show_default=False)]
 FetchTimeoutOpt = Annotated[
     float, typer.Option("--fetch-timeout", min=1, metavar="SECONDS", help="Seconds to wait for one URL or feed.")

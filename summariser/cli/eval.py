@@ -31,7 +31,7 @@ def _llm_system(settings, prompt: Prompt, store) -> Callable[[EvalDoc], ArticleS
 
 def eval_command(
     datasets: Annotated[list[Path], typer.Argument(help="Eval JSONL files (RoSE, GUM, News-Fair, WikiEvents or BASIL format; detected from the fields).", show_default=False)],
-    prompt: Annotated[list[str], typer.Option("--prompt", "-p", help="Prompt NAME\\[@VERSION] to evaluate; repeat to compare versions. Default: the newest 'article'.", show_default=False)] = [],  # noqa: B006 (typer needs a list default)
+    prompt: Annotated[list[str], typer.Option("--prompt", "-p", help="Prompt NAME\\[@VERSION] to evaluate; repeat to compare versions. Default: the default 'article' version (`summariser prompts list` marks it).", show_default=False)] = [],  # noqa: B006 (typer needs a list default)
     model: Annotated[list[str], typer.Option("--model", "-m", help="Model name sent to the endpoint; repeat to compare models. Default: SUMMARISER_MODEL or the endpoint's default.", show_default=False)] = [],  # noqa: B006
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N documents from each dataset.", show_default=False)] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also run the classic spaCy NER baseline (participants only; needs the eval extra).")] = True,

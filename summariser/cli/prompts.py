@@ -17,12 +17,12 @@ app = typer.Typer(help="List, show and compare the versioned prompt templates.",
 
 @app.command("list")
 def list_command() -> None:
-    """List every prompt version; the newest of each name is the default.
+    """List every prompt version and which one is each name's default (what NAME alone means).
 
     Example: summariser prompts list
     """
     prompts = list_prompts()
-    newest = {p.name: p.version for p in prompts}
+    newest = {p.name: load_prompt(p.name).version for p in prompts}
     table = Table("Prompt", "Default", "sha256", "Description")
     for p in prompts:
         table.add_row(p.ref, "yes" if newest[p.name] == p.version else "", p.sha256[:12], p.description)

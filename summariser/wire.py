@@ -1,0 +1,356 @@
+"""The compact reply format of evidence-by-reference prompts (``reply = "refs"``, article@6).
+
+The model sees the article as numbered sentences and answers in a small JSON object that holds
+only what needs judgement: a headline, the numbers of the sentences that state the key facts,
+participants (name, kind, role), stances that cite a sentence number, and a short summary. No
+quote is copied, no alias or offset is asked for: code fills in each quote verbatim from the
+cited sentence, with its offsets, so quotes are grounded by construction (the support check
+still runs). A key fact's statement is its sentence, dateline removed: asked to restate facts
+"in its own words", the 1.5B model copied the sentences anyway, at ~40 tokens a fact.
+
+A re-ask names only the items that failed and asks for replacements of those alone
+(``repair_schema``, ``repair_message``); ``merge`` puts them back in place. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .schema import ParticipantKind, StancePosition, SummaryDraft, trim_text
+from .sentences import quote_for, split_sentences
+
+REPLY_SCHEMA_NAME = "article_refs"
+REPAIR_SCHEMA_NAME = "article_repair"
+SUMMARY_MAX_WORDS = 60
+QUOTE_MAX_CHARS = 200  # KeyFact.quote / Stance.quote caps of the public schema
+
+# Caps of the wire strings. A grammar-constrained model that reaches one is cut off mid-word;
+# ``fit_text`` then steps back to the last whole sentence or word.
+CAPS = {"headline": 100, "summary": 340, "name": 60, "role": 40, "target": 60}
+MIN_FACTS, MAX_FACTS, MAX_PARTICIPANTS, MAX_STANCES = 3, 4, 8, 3
+# Completion tokens a repair may use: a short object per replaced item.
+REPAIR_TOKENS_BASE, REPAIR_TOKENS_PER_ITEM = 24, 64
+
+_KINDS = {"key_facts": "facts", "participants": "participants", "stances": "stances"}
+_ITEM = re.compile(r"^(key_facts|participants|stances)\[(\d+)\]$")
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]?(?=\s|$)")
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+def _text(cap: str, description: str) -> Any:
+    return Field(description=description, json_schema_extra={"maxLength": CAPS[cap]})
+
+
+class WireParticipant(_Wire):
+    name: str = _text("name", "The name exactly as the article writes it.")
+    kind: ParticipantKind = Field(description="person, organisation, country, place, group, or other.")
+    role: str = _text("role", "What this participant does in the story, in a few words.")
+
+
+class WireStance(_Wire):
+    holder: str = _text("name", "A participant name.")
+    target: str = _text("target", "What the position is about.")
+    position: StancePosition = Field(description="supports, opposes, neutral, or mixed.")
+    n: int = Field(description="The number of the sentence that shows the position.")
+
+
+class WireReply(_Wire):
+    """What the model writes for a whole article. Field order is generation order: the summary
+    comes last, written after the facts (written first, the 1.5B model copied the opening
+    sentences into it)."""
+
+    headline: str = _text("headline", "One line.")
+    facts: list[int] = Field(description="Numbers of the sentences that state the most important facts.", json_schema_extra={"minItems": MIN_FACTS, "maxItems": MAX_FACTS})
+    participants: list[WireParticipant] = Field(json_schema_extra={"minItems": 1, "maxItems": MAX_PARTICIPANTS})
+    stances: list[WireStance] = Field(json_schema_extra={"maxItems": MAX_STANCES})
+    summary: str = _text("summary", f"Two or three short sentences, at most {SUMMARY_MAX_WORDS} words.")
+
+
+class WireRepair(_Wire):
+    """What the model writes to repair some items: replacements, per list, for the failed ones."""
+
+    facts: list[int] = Field(default_factory=list)
+    participants: list[WireParticipant] = Field(default_factory=list)
+    stances: list[WireStance] = Field(default_factory=list)
+
+
+def _strip_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_titles(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+    if isinstance(node, list):
+        return [_strip_titles(v) for v in node]
+    return node
+
+
+def _with_sentences(schema: dict[str, Any], sentences: int | None) -> dict[str, Any]:
+    """The schema with every sentence number limited to 1..``sentences`` (the grammar then
+    cannot cite a sentence that does not exist)."""
+    if not sentences:
+        return schema
+    number = {"type": "integer", "enum": list(range(1, sentences + 1))}
+    defs = dict(schema.get("$defs", {}))
+    if "WireStance" in defs:
+        definition = dict(defs["WireStance"])
+        definition["properties"] = dict(definition["properties"], n=number)
+        defs["WireStance"] = definition
+    properties = dict(schema["properties"])
+    if "facts" in properties:
+        properties["facts"] = dict(properties["facts"], items=number)
+    return dict(schema, properties=properties, **({"$defs": defs} if defs else {}))
+
+
+def reply_schema(sentences: int | None = None) -> dict[str, Any]:
+    """The JSON Schema of a whole reply (strict-mode compatible)."""
+    return _with_sentences(_strip_titles(WireReply.model_json_schema()), sentences)
+
+
+def schema_text() -> str:
+    """Compact schema text for prompts in json_object mode."""
+    return json.dumps(reply_schema(), separators=(",", ":"))
+
+
+def repair_schema(counts: dict[str, int], sentences: int | None = None) -> dict[str, Any]:
+    """The schema of a repair reply: only the lists that have failed items, each holding at
+    most as many replacements as failed (none is forced: no replacement drops the item)."""
+    schema = _strip_titles(WireRepair.model_json_schema())
+    props = {}
+    for key in ("facts", "participants", "stances"):
+        if counts.get(key):
+            props[key] = dict(schema["properties"][key], maxItems=counts[key])
+            props[key].pop("default", None)
+    used = {p["items"]["$ref"].rsplit("/", 1)[1] for p in props.values() if "$ref" in p["items"]}
+    defs = {k: v for k, v in schema["$defs"].items() if k in used}
+    repaired = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    if defs:
+        repaired["$defs"] = defs
+    return _with_sentences(repaired, sentences)
+
+
+def repair_tokens(counts: dict[str, int]) -> int:
+    return REPAIR_TOKENS_BASE + REPAIR_TOKENS_PER_ITEM * sum(counts.values())
+
+
+def dump(reply: WireReply) -> str:
+    """A reply as the compact grammar has the model write it (no whitespace)."""
+    return json.dumps(reply.model_dump(), ensure_ascii=False, separators=(",", ":"))
+
+
+# -- mapping onto the public contract -----------------------------------------------------------
+
+
+def fit_text(text: str, *, cap: int | None = None, max_words: int | None = None) -> str:
+    """``text`` without a word cut in half: when it reached ``cap`` (a grammar cuts there,
+    mid-word) or has more than ``max_words`` words, it ends at its last whole sentence within
+    the limit, else (one long sentence) at its last whole word."""
+    text = " ".join(text.split())
+    cut = cap is not None and len(text) >= cap
+    words = text.split(" ") if text else []
+    if cut and words:
+        words = words[:-1]  # the last word may be cut in half
+    if max_words is not None and len(words) > max_words:
+        words, cut = words[:max_words], True
+    if not cut:
+        return text
+    head = " ".join(words)
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if ends:  # whole sentences rather than a dangling one
+        return head[: ends[-1]]
+    return head.rstrip(" ,;:-")
+
+
+def sentence_quote(text: str, n: int) -> tuple[str, int, int] | None:
+    """The verbatim text of sentence ``n`` and its offsets, trimmed to the public quote cap at a
+    word boundary (still verbatim: a prefix of the sentence); None for a number not in the article."""
+    try:
+        quote, start, _ = quote_for(text, n)
+    except ValueError:
+        return None
+    trimmed = trim_text(quote, QUOTE_MAX_CHARS)
+    return trimmed, start, start + len(trimmed)
+
+
+_DATELINE = re.compile(r"^(?:[A-Z][A-Za-z.,' ]*)?\((?:Reuters|AP|AFP|CNN|Reuters Health|Bloomberg)\)\s*[-–—]*\s*")
+
+
+def statement_for(sentence: str) -> str:
+    """A key fact's statement: its sentence on one line, without a leading dateline
+    ("WASHINGTON (Reuters) - "), cut to the public cap at a sentence or word boundary."""
+    text = " ".join(sentence.split())
+    text = _DATELINE.sub("", text, count=1) or text
+    return trim_text(text, QUOTE_MAX_CHARS)
+
+
+def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]:
+    """The public ``SummaryDraft`` for a wire reply, item for item in the same order (so item
+    ``key_facts[i]`` is ``facts[i]``), and the items whose cited sentence does not exist
+    (their quote is left empty, which grounding reports)."""
+    invalid: dict[str, str] = {}
+
+    def quote(path: str, n: int) -> str:
+        found = sentence_quote(text, n)
+        if found is None:
+            invalid[path] = f"sentence {n} does not exist"
+            return ""
+        return found[0]
+
+    data = {
+        "headline": fit_text(reply.headline, cap=CAPS["headline"]),
+        "summary": fit_text(reply.summary, cap=CAPS["summary"], max_words=SUMMARY_MAX_WORDS),
+        "key_facts": [
+            {"quote": (q := quote(f"key_facts[{i}]", n)), "statement": statement_for(q) if q else f"sentence {n}"}
+            for i, n in enumerate(reply.facts)
+        ],
+        "participants": [
+            {"name": fit_text(p.name, cap=CAPS["name"]), "kind": p.kind, "role": fit_text(p.role, cap=CAPS["role"]), "aliases": []}
+            for p in reply.participants
+        ],
+        "stances": [
+            {"quote": quote(f"stances[{i}]", s.n), "holder": fit_text(s.holder, cap=CAPS["name"]),
+             "target": fit_text(s.target, cap=CAPS["target"]), "position": s.position}
+            for i, s in enumerate(reply.stances)
+        ],
+    }
+    draft = SummaryDraft.model_validate(data)
+    return draft, invalid
+
+
+# -- repairs ------------------------------------------------------------------------------------
+
+
+def failed_items(problems: list[Any]) -> dict[str, list[str]]:
+    """Grounding problems grouped by the item they fail (``key_facts[1]`` -> its messages).
+    Problems on an alias are filed under their participant (wire replies carry no aliases)."""
+    by_item: dict[str, list[str]] = {}
+    for problem in problems:
+        if problem.item is None:
+            continue
+        item = problem.item.split(".aliases")[0]
+        by_item.setdefault(item, []).append(_reason(problem))
+    return by_item
+
+
+def _reason(problem: Any) -> str:
+    path, message = problem.path, problem.message
+    if path.endswith(".holder"):
+        return "the holder is not one of your participants: use a participant's name, or list the holder as a participant"
+    if path.endswith(".name") or ".aliases" in path:
+        return "this name does not occur in the article: write the name as the article does"
+    if "does not mention" in message:
+        return "the cited sentence does not say this: cite the sentence that states it"
+    return "the cited sentence cannot be used: cite another sentence"
+
+
+def counts(items: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for item in items:
+        match = _ITEM.match(item)
+        if match:
+            key = _KINDS[match.group(1)]
+            found[key] = found.get(key, 0) + 1
+    return found
+
+
+def repair_message(reply: WireReply, failed: dict[str, list[str]]) -> str:
+    """The re-ask: the failed items, each with what is wrong, and a request for replacements of
+    those items only."""
+    payload = reply.model_dump()
+    lines = [f"{len(failed)} item{'s' if len(failed) != 1 else ''} of your reply must be replaced:"]
+    for item, reasons in failed.items():
+        match = _ITEM.match(item)
+        if not match:
+            continue
+        key, index = _KINDS[match.group(1)], int(match.group(2))
+        shown = json.dumps(payload[key][index], ensure_ascii=False, separators=(",", ":"))
+        lines.append(f"- {key}[{index}] {shown}: {reasons[0]}")
+    wanted = ", ".join(f'"{k}": [...]' for k in counts(list(failed)))
+    lines.append(
+        f"Reply with a JSON object {{{wanted}}} holding one replacement for each of these items, "
+        "or fewer when no sentence supports one. Keep the rest of your reply as it is: do not repeat it."
+    )
+    return "\n".join(lines)
+
+
+def merge(reply: WireReply, failed: list[str], repair: WireRepair) -> WireReply:
+    """``reply`` with the failed items replaced, in their places, by the repair's items in order;
+    a failed item without a replacement is removed."""
+    data = reply.model_dump()
+    dumped = repair.model_dump()
+    replacements = {key: dumped[key] for key in ("facts", "participants", "stances")}
+    doomed: dict[str, set[int]] = {"facts": set(), "participants": set(), "stances": set()}
+    for item in failed:
+        match = _ITEM.match(item)
+        if match:
+            doomed[_KINDS[match.group(1)]].add(int(match.group(2)))
+    for key, indices in doomed.items():
+        fresh = iter(replacements[key])
+        merged = []
+        for i, value in enumerate(data[key]):
+            if i in indices:
+                new = next(fresh, None)
+                if new is not None:
+                    merged.append(new)
+            else:
+                merged.append(value)
+        data[key] = merged
+    return WireReply.model_construct(
+        headline=data["headline"],
+        summary=data["summary"],
+        facts=[int(n) for n in data["facts"]],
+        participants=[WireParticipant.model_construct(**p) for p in data["participants"]],
+        stances=[WireStance.model_construct(**s) for s in data["stances"]],
+    )
+
+
+def dedupe(reply: WireReply) -> WireReply:
+    """``reply`` without repeated items (small models repeat list items), so that item ``i`` of the
+    reply is item ``i`` of the draft built from it (the draft drops repeats too)."""
+
+    def unique(items: list[Any], key) -> list[Any]:
+        seen, kept = set(), []
+        for item in items:
+            k = key(item)
+            if k not in seen:
+                seen.add(k)
+                kept.append(item)
+        return kept
+
+    return WireReply.model_construct(
+        headline=reply.headline,
+        summary=reply.summary,
+        facts=unique(reply.facts, lambda n: n),
+        participants=unique(reply.participants, lambda p: " ".join(fit_text(p.name, cap=CAPS["name"]).casefold().split())),
+        stances=unique(reply.stances, lambda s: (s.holder, s.target, s.position, s.n)),
+    )
+
+
+_BYLINE = re.compile(r"^\W*(?:reporting|writing|editing|additional reporting|compiled|edited|written) by\b", re.IGNORECASE)
+
+
+def byline_only(reply: WireReply, text: str) -> list[int]:
+    """Indices of participants named only in the article's byline sentences ("(Reporting by
+    ... ; Editing by ...)"): the reporters and editors, whom the prompt asks to leave out and
+    the 1.5B model lists anyway."""
+    from .grounding import normalise
+
+    sentences = [normalise(s.text) for s in split_sentences(text)]
+    bylines = [s for s in sentences if _BYLINE.match(s)]
+    if not bylines:
+        return []
+    others = [s for s in sentences if not _BYLINE.match(s)]
+    found = []
+    for i, person in enumerate(reply.participants):
+        name = normalise(person.name)
+        if name and any(name in s for s in bylines) and not any(name in s for s in others):
+            found.append(i)
+    return found
+
+
+def sentence_count(text: str) -> int:
+    return len(split_sentences(text))

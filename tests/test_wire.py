@@ -1,0 +1,292 @@
+"""Evidence by reference (article@6): the compact wire reply, its mapping onto ArticleSummary, and
+repairs that ask only for the failed items. Real openai client over HTTP to the scripted server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from summariser import wire
+from summariser.extract import Summariser
+from summariser.sentences import split_sentences
+from summariser.session import ArticleTask, Reply, ReplyRejected, Session
+from summariser.article import Article
+from summariser.prompts import load_prompt
+from summariser.schema import Usage
+from summariser.testing import reply
+
+REF = "article@6"
+
+
+def _reply(**overrides) -> dict:
+    base = {
+        "headline": "Russia and China agree on Ukraine",
+        "summary": "Wang Yi met Sergei Lavrov in Moscow. They said any Ukraine settlement must include Russia.",
+        "facts": [2, 5],
+        "participants": [
+            {"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"},
+            {"name": "Sergei Lavrov", "kind": "person", "role": "Russian foreign minister"},
+        ],
+        "stances": [{"holder": "Sergei Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}],
+    }
+    base.update(overrides)
+    return base
+
+
+def _summariser(settings):
+    return Summariser(settings, prompt=REF)
+
+
+# -- the mapping --------------------------------------------------------------------------------
+
+
+def test_quotes_are_the_cited_sentences_verbatim_with_offsets(llm, settings, seed_text):
+    llm.enqueue(reply(_reply()))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    sentences = split_sentences(seed_text)
+    assert [f.quote for f in summary.key_facts] == [sentences[1].text, sentences[4].text]
+    assert [f.statement for f in summary.key_facts] == [sentences[1].text, sentences[4].text]
+    for fact, n in zip(summary.key_facts, (2, 5)):
+        assert (fact.quote_start, fact.quote_end) == (sentences[n - 1].start, sentences[n - 1].end)
+        assert seed_text[fact.quote_start : fact.quote_end] == fact.quote
+    stance = summary.stances[0]
+    # Sentence 10 is longer than a quote may be: its quote is the sentence up to the cap, at a word end.
+    assert seed_text[stance.quote_start : stance.quote_end] == stance.quote
+    assert sentences[9].text.startswith(stance.quote) and len(stance.quote) <= wire.QUOTE_MAX_CHARS
+    assert summary.grounding.grounding_rate == 1.0 and summary.provenance.attempts == 1
+    assert [p.aliases for p in summary.participants] == [["Wang"], ["Lavrov"]]  # from names.py, not the model
+    assert summary.provenance.prompt_version == 6
+
+
+def test_request_shows_numbered_sentences_and_a_schema_limited_to_them(llm, settings, seed_text):
+    llm.enqueue(reply(_reply()))
+    with _summariser(settings) as s:
+        s.summarise(seed_text)
+    body = llm.requests[0]
+    user = body["messages"][1]["content"]
+    assert "[1] (Reuters)" in user and "[13] (Reporting by" in user
+    fmt = body["response_format"]["json_schema"]
+    assert fmt["name"] == "article_refs" and fmt["strict"] is True
+    assert fmt["schema"]["properties"]["facts"]["items"]["enum"] == list(range(1, 14))
+    assert fmt["schema"]["$defs"]["WireStance"]["properties"]["n"]["enum"] == list(range(1, 14))
+    assert set(fmt["schema"]["properties"]) == {"headline", "summary", "facts", "participants", "stances"}
+
+
+def test_a_statement_is_its_sentence_without_the_dateline():
+    assert wire.statement_for("WASHINGTON (Reuters) - The U.S.\nsaid so.") == "The U.S. said so."
+    assert wire.statement_for("(Reuters) – Moscow said so.") == "Moscow said so."
+    assert wire.statement_for("Nothing to strip here.") == "Nothing to strip here."
+
+
+def test_a_long_sentence_is_quoted_up_to_the_cap_at_a_word_boundary():
+    text = "Short opener here. The " + " ".join(["word"] * 80) + " end."
+    quote, start, end = wire.sentence_quote(text, 2)
+    assert len(quote) <= wire.QUOTE_MAX_CHARS and text[start:end] == quote
+    assert text[end] == " "  # ends between words
+
+
+@pytest.mark.parametrize(
+    "text,kwargs,expected",
+    [
+        ("Two short sentences. Then a third that the grammar cut off in the midd", {"cap": 70}, "Two short sentences."),
+        ("no sentence end at all but words that got cut mid wo", {"cap": 52}, "no sentence end at all but words that got cut mid"),
+        ("Fine as it is.", {"cap": 100}, "Fine as it is."),
+    ],
+)
+def test_fit_text_never_cuts_a_word(text, kwargs, expected):
+    assert wire.fit_text(text, **kwargs) == expected
+
+
+def test_summary_is_held_to_sixty_words_at_a_sentence_end(llm, settings, seed_text):
+    long = "Wang Yi met Sergei Lavrov in Moscow for talks. " * 8 + "And one more sentence"
+    llm.enqueue(reply(_reply(summary=long)))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert len(summary.summary.split()) <= wire.SUMMARY_MAX_WORDS
+    assert summary.summary.endswith("talks.")
+
+
+# -- repairs ------------------------------------------------------------------------------------
+
+
+KREMLIN = {"name": "Kremlin", "kind": "organisation", "role": "host"}  # not in the article
+LAVROV = {"name": "Sergei Lavrov", "kind": "person", "role": "Russian foreign minister"}
+PATRUSHEV = {"name": "Nikolai Patrushev", "kind": "person", "role": "security council secretary"}
+
+
+def _with_kremlin(**overrides) -> dict:
+    return _reply(participants=[{"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"}, KREMLIN, LAVROV], **overrides)
+
+
+def test_a_failed_participant_is_repaired_alone_and_merged_back_in_place(llm, settings, seed_text):
+    first = _with_kremlin()
+    fix = {"participants": [PATRUSHEV]}
+    llm.enqueue(reply(first, usage=(1500, 300)), reply(fix, usage=(1900, 40)))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Nikolai Patrushev", "Sergei Lavrov"]
+    assert summary.provenance.attempts == 2 and not summary.grounding.unverified
+    # The repair request: same system prompt and article, byte for byte (prompt cache), the
+    # first reply as it came, and a message naming only the failed item.
+    one, two = llm.requests
+    assert two["messages"][:2] == one["messages"][:2]
+    assert two["messages"][2] == {"role": "assistant", "content": json.dumps(first, separators=(",", ":"))}
+    ask = two["messages"][3]["content"]
+    assert ask.startswith("1 item of your reply must be replaced:\n- participants[1] ")
+    assert "does not occur in the article" in ask and "participants[0]" not in ask and "facts" not in ask.split("\n")[1]
+    schema = two["response_format"]["json_schema"]
+    assert schema["name"] == "article_repair" and schema["schema"]["required"] == ["participants"]
+    assert schema["schema"]["properties"]["participants"]["maxItems"] == 1
+    assert two["max_tokens"] < one["max_tokens"]
+    requests = summary.provenance.requests
+    assert [(r.kind, r.repaired, r.prompt_tokens, r.completion_tokens) for r in requests] == [
+        ("full", [], 1500, 300), ("repair", ["participants[1]"], 1900, 40)
+    ]
+
+
+def test_a_participant_and_a_stance_holder_are_repaired_together(llm, settings, seed_text):
+    first = _reply(
+        participants=[{"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"}, KREMLIN],
+        stances=[{"holder": "Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}],
+    )
+    fix = {
+        "participants": [LAVROV],
+        "stances": [{"holder": "Sergei Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}],
+    }
+    llm.enqueue(reply(first), reply(fix))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert [s.holder for s in summary.stances] == ["Sergei Lavrov"]
+    ask = llm.requests[1]["messages"][3]["content"]
+    assert "participants[1]" in ask and "stances[0]" in ask and "participants[0]" not in ask
+    assert llm.requests[1]["response_format"]["json_schema"]["schema"]["required"] == ["participants", "stances"]
+
+
+def test_an_unrepaired_item_is_dropped_and_the_rest_kept(llm, settings, seed_text):
+    llm.enqueue(reply(_with_kremlin()), reply({"participants": []}))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert summary.provenance.attempts == 2  # an empty repair is settled at once, not re-asked
+
+
+def test_a_repeated_repair_reply_ends_the_loop(llm, settings, seed_text):
+    same = {"participants": [{"name": "Kremlin Palace", "kind": "organisation", "role": "host"}]}
+    llm.enqueue(reply(_with_kremlin()), reply(same), reply(same), reply(same))
+    with Summariser(settings.__class__.load(base_url=settings.base_url, model="scripted", max_attempts=4), prompt=REF) as s:
+        summary = s.summarise(seed_text)
+    assert summary.provenance.attempts == 3 and [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert [item.path for item in summary.grounding.unverified] == ["participants[1]"]
+
+
+def test_a_broken_repair_reply_never_loses_the_first_reply(llm, settings, seed_text):
+    llm.enqueue(reply(_with_kremlin()), reply("{not json"), reply("{still not"))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert summary.provenance.attempts == 3
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert len(summary.key_facts) == 2 and len(summary.stances) == 1
+
+
+def test_a_sentence_number_outside_the_article_is_repaired(llm, settings, seed_text):
+    llm.enqueue(reply(_reply(facts=[40, 5])), reply({"facts": [2]}))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert "- facts[0] 40: sentence 40 does not exist" in llm.requests[1]["messages"][3]["content"]
+    sentences = split_sentences(seed_text)
+    assert [f.quote for f in summary.key_facts] == [sentences[1].text, sentences[4].text]
+
+
+def test_strict_fails_when_a_repair_does_not_fix_the_item(llm, settings, seed_text):
+    from summariser.errors import SummaryFailed
+
+    llm.enqueue(reply(_with_kremlin()), reply({"participants": [{"name": "Kremlin A", "kind": "other", "role": "r"}]}),
+                reply({"participants": [{"name": "Kremlin B", "kind": "other", "role": "r"}]}))
+    strict = settings.__class__.load(base_url=settings.base_url, model="scripted", strict=True)
+    with Summariser(strict, prompt=REF) as s:
+        with pytest.raises(SummaryFailed):
+            s.summarise(seed_text)
+
+
+def test_a_conversation_resumes_mid_repair_from_its_checkpoint(seed_text):
+    """Batch files carry a rejected conversation to the next process: the repair request and its
+    merge must come out the same after a checkpoint round trip through JSON."""
+    prompt = load_prompt(REF)
+    session = Session(ArticleTask(Article(seed_text)), prompt, model="m")
+    with pytest.raises(ReplyRejected):
+        session.accept(Reply(json.dumps(_with_kremlin()), usage=Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)))
+    state = json.loads(json.dumps(session.checkpoint()))
+    later = Session(ArticleTask(Article(seed_text)), prompt, model="m").resume(state)
+    assert later.request() == session.request()
+    draft = later.accept(Reply(json.dumps({"participants": [PATRUSHEV]})))
+    assert [p.name for p in draft.participants] == ["Wang Yi", "Nikolai Patrushev", "Sergei Lavrov"]
+    assert [r.kind for r in later.requests] == ["full", "repair"]
+
+
+def test_server_timings_and_cache_reuse_reach_the_provenance(llm, settings, seed_text):
+    """llama.cpp reports its prompt-cache reuse and prefill/generation time; they are kept per request."""
+
+    def with_timings(body):
+        return {
+            "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(_reply())}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1200, "completion_tokens": 200, "total_tokens": 1400},
+            "timings": {"cache_n": 1100, "prompt_n": 100, "prompt_ms": 1500.0, "predicted_n": 200, "predicted_ms": 15000.0},
+        }
+
+    from summariser.testing import raw
+
+    llm.enqueue(raw(json.dumps(with_timings(None))))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    (request,) = summary.provenance.requests
+    assert (request.cached_prompt_tokens, request.prompt_s, request.generation_s) == (1100, 1.5, 15.0)
+
+
+def test_the_default_responder_answers_refs_prompts(llm, settings, seed_text):
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert summary.provenance.attempts == 1 and summary.key_facts and summary.grounding.grounding_rate == 1.0
+
+
+def test_a_1_2_summary_without_request_records_still_loads(llm, settings, seed_text):
+    from summariser.schema import SCHEMA_VERSION, ArticleSummary
+
+    llm.enqueue(reply(_reply()))
+    with _summariser(settings) as s:
+        old = s.summarise(seed_text).model_dump(mode="json")
+    del old["provenance"]["requests"]
+    assert ArticleSummary.model_validate(old).provenance.requests == []
+    assert SCHEMA_VERSION == "1.3"
+
+
+def test_a_reporter_named_only_in_the_byline_is_kept_out_without_a_repair(llm, settings, seed_text):
+    first = _reply(participants=[{"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"},
+                                 {"name": "Lidia Kelly", "kind": "person", "role": "editor"}, LAVROV])
+    llm.enqueue(reply(first))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert [p.name for p in summary.participants] == ["Wang Yi", "Sergei Lavrov"]
+    assert summary.provenance.attempts == 1
+    (dropped,) = summary.grounding.unverified
+    assert dropped.path == "participants[1]" and "byline" in dropped.reason and "Lidia Kelly" in dropped.item
+
+
+def test_candidates_are_the_hints_and_names_are_merged_after_grounding(llm, settings, seed_text):
+    first = _reply(participants=[
+        {"name": "Moscow", "kind": "country", "role": "host government"},
+        {"name": "Russian", "kind": "country", "role": "officials"},
+        LAVROV, {"name": "Lavrov", "kind": "person", "role": "minister"},
+    ], stances=[{"holder": "Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}])
+    llm.enqueue(reply(first))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert "Russia (country; also Russian, Moscow)" in llm.requests[0]["messages"][1]["content"]
+    names = [p.name for p in summary.participants]
+    assert names.count("Russia") == 1 and "Moscow" not in names and "Russian" not in names
+    assert names.count("Sergei Lavrov") == 1 and "Lavrov" not in names
+    assert {"Moscow", "Russian"} <= set(next(p for p in summary.participants if p.name == "Russia").aliases)
+    assert [s.holder for s in summary.stances] == ["Sergei Lavrov"]
