@@ -117,6 +117,7 @@ def show_command(
     full: Annotated[bool, typer.Option("--full", help="Also print every message sent and each reply in full.")] = False,
     format: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,
+    html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Write a self-contained page instead: the article with every quote highlighted and linked to its fact or stance, what was kept out and why, the provenance. - for stdout.", show_default=False)] = None,
     db: DbOpt = None,
 ) -> None:
     """Show one run: its summary and every attempt with the problems that caused a retry.
@@ -125,13 +126,34 @@ def show_command(
       summariser runs show 42
       summariser runs show 42 --full
       summariser runs show 42 --format json > run-42.json
+      summariser runs show 42 --html run-42.html
     """
     with open_existing_store(db) as store:
         detail = store.get_run(run_id)
+        text = store.article_texts([detail.run.article_sha256]).get(detail.run.article_sha256) if html else None
+    if html is not None:
+        _write_page(detail, text, html)
+        return
     if as_json or format is OutputFormat.json:
         typer.echo(redact(json.dumps(detail.to_dict(), indent=2, ensure_ascii=False)))
         return
     _print_detail(pipe_console(), detail, full=full)
+
+
+def _write_page(detail: RunDetail, text: str | None, out: Path) -> None:
+    from ..evidence import render_evidence_html
+    from ..files import atomic_write_text
+
+    if detail.summary is None:
+        raise StoreError(f"run {detail.run.id} has no summary ({detail.run.status}): nothing to show on a page; see `summariser runs show {detail.run.id}`")
+    if text is None:
+        raise StoreError(f"run {detail.run.id}: its article text is not in the store: summarise the article again")
+    page = redact(render_evidence_html(detail.summary, text))
+    if str(out) == "-":
+        typer.echo(page, nl=False)
+    else:
+        atomic_write_text(out, page)
+        typer.echo(f"Wrote {out}", err=True)
 
 
 def _print_detail(console: Console, detail: RunDetail, *, full: bool) -> None:
