@@ -299,10 +299,17 @@ def prepare_batch(
             writer.write(line)
         report.requests += len(lines)
 
+    from .limits import check_length
+
     chunk: list[Article] = []
     with SplitWriter(out, max_lines=max_lines, max_bytes=max_bytes) as writer:
         for article in articles:
             report.articles += 1
+            try:
+                check_length(article.text, max_chars=settings.max_chars)
+            except InputError as exc:  # never written, never paid for
+                report.input_errors.append(f"{article.label}: {exc}")
+                continue
             chunk.append(article)
             if len(chunk) >= CHUNK:
                 flush(chunk, writer)
@@ -352,6 +359,7 @@ class ImportReport:
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (custom_id, article, reason)
     unknown: list[str] = field(default_factory=list)
     mismatched: list[tuple[str, str]] = field(default_factory=list)  # (custom_id or line, reason)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (custom_id, article, warning): stored, but flagged
     usage: Usage = field(default_factory=Usage)
     usage_by_model: dict[str, Usage] = field(default_factory=dict)
     repair_files: list[Path] = field(default_factory=list)
@@ -384,6 +392,7 @@ class ImportReport:
             "failed": [{"custom_id": c, "article": a, "reason": r} for c, a, r in self.failed],
             "unknown": self.unknown,
             "mismatched": [{"custom_id": c, "reason": r} for c, r in self.mismatched],
+            "warnings": [{"custom_id": c, "article": a, "warning": w} for c, a, w in self.warnings],
             "usage": self.usage.model_dump(),
             "estimated_cost": self.cost,
             "repair_files": [str(p) for p in self.repair_files],
@@ -391,7 +400,10 @@ class ImportReport:
         }
 
 
-_RETRYABLE_ERROR_CODES = {"batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error", "timeout", "connection_error"}
+_RETRYABLE_ERROR_CODES = {"batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error", "timeout", "connection_error", "truncated_line"}
+# The custom_id of a result line that is cut off (a download or a writer that died mid-line):
+# OpenAI and vllm put it near the start, so it usually survives.
+_CUT_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)+)"')
 
 
 def _line_problem(line: dict[str, Any]) -> tuple[str, bool] | None:
@@ -475,8 +487,13 @@ class _Importer:
             try:
                 line = json.loads(text)
             except ValueError:
-                report.mismatched.append((f"line {number}", "not valid JSON"))
-                continue
+                found = _CUT_CUSTOM_ID.search(text)
+                if found is None:
+                    report.mismatched.append((f"line {number}", "not valid JSON and no custom_id: `batch prepare` on the same articles writes any unanswered request again"))
+                    continue
+                # Cut off: its request is asked again (the repair file), never silently dropped.
+                report.mismatched.append((f"line {number}", f"cut off (not valid JSON): {found.group(1)} goes into the repair file"))
+                line = {"custom_id": found.group(1), "error": {"code": "truncated_line", "message": "the result line is cut off"}}
             custom_id = line.get("custom_id") if isinstance(line, dict) else None
             if not isinstance(custom_id, str):
                 report.mismatched.append((f"line {number}", "no custom_id"))
@@ -561,6 +578,7 @@ class _Importer:
         if status == "done":
             assert session is not None
             summary = build_summary(session, article, endpoint=self.endpoint, duration_s=duration)
+            self.report.warnings += [(row.custom_id, article.label, w) for w in summary.grounding.warnings]
             self.report.stored += 1
             if len(session.attempts) > 1:
                 self.report.repaired += 1
@@ -877,6 +895,11 @@ def _estimate_tokens(body: dict[str, Any]) -> int:
     return chars // 4 + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
 
 
+def count_answered(path: Path) -> int:
+    """How many requests a results file already answered with 200 (what --resume skips)."""
+    return len(_done_ids(Path(path)))
+
+
 def _done_ids(path: Path) -> set[str]:
     """custom_ids already answered with 200 in an existing results file (for --resume)."""
     done: set[str] = set()
@@ -1083,6 +1106,7 @@ __all__ = [
     "SplitWriter",
     "batch_status",
     "collect_batch",
+    "count_answered",
     "estimate_cost",
     "import_results",
     "load_articles",

@@ -279,6 +279,12 @@ footer { color: var(--muted); font-size: .8rem; padding-top: 10px; padding-botto
 {%- endfor %}
 </ul>
 {%- endif %}
+{%- if s.grounding.warnings %}
+<h2 id="warnings">Warnings ({{ s.grounding.warnings|length }})</h2>
+{%- for warning in s.grounding.warnings %}
+<div class="card">{{ warning }}</div>
+{%- endfor %}
+{%- endif %}
 <h2 id="kept-out">Kept out ({{ kept_out|length }})</h2>
 {%- if kept_out %}
 {%- for row in kept_out %}

@@ -51,7 +51,7 @@ def make_summary(**overrides) -> ArticleSummary:
             "source": {"path": "/home/someone/news/sines.html", "sha256": "0" * 64, "length": len(TEXT), "url": "javascript:alert(3)",
                        "site_name": f"Port Daily {XSS}", "author": "A. Writer", "published": "2026-11-27T07:00:00Z", "language": "en"},
         },
-        "grounding": {"verified": [], "grounding_rate": 0.75, "fuzzy_matches": 0,
+        "grounding": {"verified": [], "grounding_rate": 0.75, "fuzzy_matches": 0, "warnings": [f"the article talks to the model {XSS}"],
                       "unverified": [{"path": "stances[1]", "reason": f"quote not in the article {XSS}",
                                       "item": json.dumps({"holder": XSS, "quote": "<b>made up</b>"})}]},
     }
@@ -113,6 +113,7 @@ def test_hostile_text_stays_text_and_the_page_loads_nothing():
     assert "Content-Security-Policy" in html and "<link" not in html and " src=" not in html.replace("&lt;img src=x", "")
     assert "/home/someone" not in html and "sines.html" in html  # a local path is named by its file name
     assert "quote not in the article" in html and "Kept out (1)" in html and "made up" in html
+    assert "Warnings (1)" in html and "the article talks to the model" in html
 
 
 def test_summarise_format_html_writes_the_page(llm, tmp_path):

@@ -16,7 +16,7 @@ from ..whatsnew import PreviousBriefing, default_previous, load_previous, rememb
 from ..endpoint import describe_endpoint
 from ..timeutil import SINCE_HELP, parse_since
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
+from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
 from .progress import ArticleProgress
 from .summarise import Mode
 
@@ -42,6 +42,7 @@ def briefing_command(
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
     retry_budget: RetryBudgetOpt = None,
+    max_chars: MaxCharsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors and the final line are still printed).")] = False,
     local_model: LocalModelOpt = None,
     previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="The briefing JSON to compare with: each story is marked new, developing or unchanged. Default: the JSON at --out, else the copy the last run to --out kept in the data dir.", show_default=False)] = None,
@@ -65,7 +66,7 @@ def briefing_command(
     since_at = parse_since(since) if since else None
     flags = dict(
         prompt=prompt, model=model, base_url=base_url, mode=mode.value if mode else None, max_attempts=max_attempts,
-        db_path=db, concurrency=concurrency, timeout_s=timeout, retry_budget_s=retry_budget, local_model=local_model,
+        db_path=db, concurrency=concurrency, timeout_s=timeout, retry_budget_s=retry_budget, local_model=local_model, max_chars=max_chars,
     )
     settings = load_settings(**flags)
     if settings.uses_local_model:  # one worker suits the embedded model, unless said otherwise anywhere

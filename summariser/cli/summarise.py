@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, Interrupted
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..collect import Collector
@@ -28,6 +28,7 @@ from ._common import (
     DbOpt,
     FetchTimeoutOpt,
     LocalModelOpt,
+    MaxCharsOpt,
     ModelOpt,
     PromptOpt,
     RetryBudgetOpt,
@@ -81,6 +82,7 @@ def summarise_command(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model). Default: 1.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
     retry_budget: RetryBudgetOpt = None,
+    max_chars: MaxCharsOpt = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors are still printed).")] = False,
     local_model: LocalModelOpt = None,
@@ -120,6 +122,7 @@ def summarise_command(
         timeout_s=timeout,
         retry_budget_s=retry_budget,
         local_model=local_model,
+        max_chars=max_chars,
         defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
     as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
@@ -147,17 +150,20 @@ def summarise_command(
 
         store = Store(settings.store_path)
     used: set[str] = set()
-    succeeded = pages = 0
+    succeeded = finished = pages = 0
     try:
         with Summariser(settings, store=store) as summariser, ArticleProgress(len(loaded), err=err_console, out=console, quiet=quiet) as progress:
             for outcome in _run_all(summariser, loaded, refresh=refresh):
                 progress.advance(outcome)
+                finished += 1
                 if outcome.error is not None:
                     failures += 1
                     _report_failure(outcome, settings)
                     continue
                 assert outcome.summary is not None
                 succeeded += 1
+                for warning in outcome.summary.grounding.warnings:  # e.g. a prompt injection in the article
+                    err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
                 payload = outcome.summary.model_dump(mode="json")
                 name = _out_name(outcome, used) if out is not None else None
                 if out is not None:
@@ -174,6 +180,8 @@ def summarise_command(
                     print_json(payload)
                 else:
                     progress.print(summary_panel(outcome.summary, cached=outcome.cached))
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(finished, len(loaded), kept=store is not None, out=out)) from None
     finally:
         if store is not None:
             store.close()
@@ -183,6 +191,13 @@ def summarise_command(
     if failures:
         err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if succeeded else "."))
         raise typer.Exit(1)
+
+
+def _interrupted_message(finished: int, total: int, *, kept: bool, out: Path | None) -> str:
+    """The one line Ctrl-C prints: what is done, what is not, and how to go on."""
+    where = " (in the run store" + (f" and {out}/" if out is not None else "") + ")" if kept else (f" (in {out}/)" if out is not None else "")
+    again = "rerun the same command to continue: finished articles are not asked again" if kept else "rerun to summarise the rest (--no-store: finished articles would be asked again)"
+    return f"Interrupted: {finished} of {total} article(s) done{where}, {total - finished} not finished; {again}."
 
 
 def _report_failure(outcome: Outcome, settings) -> None:
