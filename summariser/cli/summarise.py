@@ -6,6 +6,7 @@ import asyncio
 import json
 import queue
 import re
+import sys
 import threading
 from enum import Enum
 from pathlib import Path
@@ -14,11 +15,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import InputError, Interrupted
+from ..errors import ConfigError, InputError, Interrupted
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..collect import Collector
 from ..endpoint import explain_error
+from ..evidence import render_evidence_html
 from ..schema import ArticleError, ArticleErrorDetail
 from ..sources import DIRECTORY_HELP
 from ._common import (
@@ -45,6 +47,7 @@ class Format(str, Enum):
     auto = "auto"
     text = "text"
     json = "json"
+    html = "html"
 
 
 class Mode(str, Enum):
@@ -66,8 +69,8 @@ def _out_name(outcome: Outcome, used: set[str]) -> str:
 def summarise_command(
     articles: Annotated[list[str], typer.Argument(help=f"{SOURCES_HELP} {DIRECTORY_HELP}", show_default=False)],
     glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file per article into this directory.", show_default=False)] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines); html: a self-contained page with the article, every quote highlighted and linked to its fact or stance, what was kept out and why (on stdout for one article, else one .html per article in --out). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file (and with --format html, one page) per article into this directory.", show_default=False)] = None,
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -99,6 +102,8 @@ def summarise_command(
       summariser summarise seeds/*.txt --out summaries/
 
       summariser summarise https://example.com/news/story.html
+
+      summariser summarise story.txt --format html > story.html
 
       summariser summarise seeds/*.txt > all.jsonl 2> progress.log
 
@@ -139,6 +144,8 @@ def summarise_command(
         again = "given more than once" if first == article.label else f"the same article as {first}"
         err_console.print(f"Skipped {escape(article.label)}: {escape(again)}.")
     loaded = collection.articles
+    if fmt is Format.html and out is None and len(loaded) > 1:
+        raise ConfigError(f"--format html writes one page per article: for {len(loaded)} articles pass --out DIR")
 
     store = None
     if not no_store and loaded:
@@ -146,7 +153,7 @@ def summarise_command(
 
         store = Store(settings.store_path)
     used: set[str] = set()
-    succeeded = finished = 0
+    succeeded = finished = pages = 0
     try:
         with Summariser(settings, store=store) as summariser, ArticleProgress(len(loaded), err=err_console, out=console, quiet=quiet) as progress:
             for outcome in _run_all(summariser, loaded, refresh=refresh):
@@ -165,9 +172,18 @@ def summarise_command(
                 for warning in outcome.summary.grounding.warnings:  # e.g. a prompt injection in the article
                     err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
                 payload = outcome.summary.model_dump(mode="json")
+                name = _out_name(outcome, used) if out is not None else None
                 if out is not None:
-                    atomic_write_text(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-                if as_json:
+                    atomic_write_text(out / name, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+                if fmt is Format.html:
+                    page = render_evidence_html(outcome.summary, outcome.article.text)
+                    if out is not None:
+                        atomic_write_text(out / Path(name).with_suffix(".html"), page)
+                        pages += 1
+                    else:
+                        sys.stdout.write(page)
+                        sys.stdout.flush()
+                elif as_json:
                     print_json(payload)
                 else:
                     progress.print(summary_panel(outcome.summary, cached=outcome.cached))
@@ -177,7 +193,8 @@ def summarise_command(
         if store is not None:
             store.close()
     if out is not None and not as_json:
-        err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''} to {out}/")
+        written = f" and {pages} page{'s' if pages != 1 else ''}" if pages else ""
+        err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''}{written} to {out}/")
     if failures:
         err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if succeeded else "."))
         raise typer.Exit(1)
