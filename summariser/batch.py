@@ -64,30 +64,26 @@ MAX_FILE_BYTES = 200 * 1000 * 1000
 CHUNK = 500  # lines handled per store round trip (one transaction per chunk on import)
 _CUSTOM_ID = re.compile(r"^([0-9a-f]{32})-a(\d+)$")
 
-# USD per million tokens (input, output) at list price; the Batch API bills half of this.
-# Checked against openai.com/api/pricing in 2025; edit when prices change. A model name matches
-# its longest listed prefix (so dated snapshots like gpt-4o-mini-2024-07-18 count as gpt-4o-mini);
-# any other model (a local or vLLM one) has no price and reports cost as "n/a".
-PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-5-nano": (0.05, 0.40),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5": (1.25, 10.00),
-    "o4-mini": (1.10, 4.40),
-    "gpt-3.5-turbo": (0.50, 1.50),
-}
+# List prices come from genai-prices (pydantic's maintained price data, shipped as an offline
+# snapshot: no network at run time) for OpenAI models, the ones the Batch API bills; the Batch
+# API bills half of list price. Any other model (a local or vLLM one) has no price: "n/a".
+PRICE_PROVIDER = "openai"
 BATCH_DISCOUNT = 0.5
 
 
 def price_for(model: str) -> tuple[float, float] | None:
-    """(input, output) USD per million tokens for ``model``, or None when it is not listed."""
+    """(input, output) USD per million tokens for ``model`` at list price, or None when unknown.
+
+    Dated snapshots count as their model (gpt-4o-mini-2024-07-18 is gpt-4o-mini); an
+    ``org/`` prefix is ignored."""
+    from genai_prices import Usage as TokenUsage, calc_price
+
     name = model.split("/")[-1].lower()
-    best = max((known for known in PRICES_PER_MTOK if name == known or name.startswith(known + "-")), key=len, default=None)
-    return PRICES_PER_MTOK[best] if best else None
+    try:
+        per_mtok = calc_price(TokenUsage(input_tokens=1_000_000, output_tokens=1_000_000), model_ref=name, provider_id=PRICE_PROVIDER)
+    except LookupError:
+        return None
+    return float(per_mtok.input_price), float(per_mtok.output_price)
 
 
 def estimate_cost(model: str, usage: Usage, *, batch: bool = True) -> float | None:
@@ -303,10 +299,17 @@ def prepare_batch(
             writer.write(line)
         report.requests += len(lines)
 
+    from .limits import check_length
+
     chunk: list[Article] = []
     with SplitWriter(out, max_lines=max_lines, max_bytes=max_bytes) as writer:
         for article in articles:
             report.articles += 1
+            try:
+                check_length(article.text, max_chars=settings.max_chars)
+            except InputError as exc:  # never written, never paid for
+                report.input_errors.append(f"{article.label}: {exc}")
+                continue
             chunk.append(article)
             if len(chunk) >= CHUNK:
                 flush(chunk, writer)
@@ -356,6 +359,7 @@ class ImportReport:
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (custom_id, article, reason)
     unknown: list[str] = field(default_factory=list)
     mismatched: list[tuple[str, str]] = field(default_factory=list)  # (custom_id or line, reason)
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (custom_id, article, warning): stored, but flagged
     usage: Usage = field(default_factory=Usage)
     usage_by_model: dict[str, Usage] = field(default_factory=dict)
     repair_files: list[Path] = field(default_factory=list)
@@ -388,6 +392,7 @@ class ImportReport:
             "failed": [{"custom_id": c, "article": a, "reason": r} for c, a, r in self.failed],
             "unknown": self.unknown,
             "mismatched": [{"custom_id": c, "reason": r} for c, r in self.mismatched],
+            "warnings": [{"custom_id": c, "article": a, "warning": w} for c, a, w in self.warnings],
             "usage": self.usage.model_dump(),
             "estimated_cost": self.cost,
             "repair_files": [str(p) for p in self.repair_files],
@@ -395,7 +400,10 @@ class ImportReport:
         }
 
 
-_RETRYABLE_ERROR_CODES = {"batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error", "timeout", "connection_error"}
+_RETRYABLE_ERROR_CODES = {"batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error", "timeout", "connection_error", "truncated_line"}
+# The custom_id of a result line that is cut off (a download or a writer that died mid-line):
+# OpenAI and vllm put it near the start, so it usually survives.
+_CUT_CUSTOM_ID = re.compile(r'"custom_id"\s*:\s*"((?:[^"\\]|\\.)+)"')
 
 
 def _line_problem(line: dict[str, Any]) -> tuple[str, bool] | None:
@@ -479,8 +487,13 @@ class _Importer:
             try:
                 line = json.loads(text)
             except ValueError:
-                report.mismatched.append((f"line {number}", "not valid JSON"))
-                continue
+                found = _CUT_CUSTOM_ID.search(text)
+                if found is None:
+                    report.mismatched.append((f"line {number}", "not valid JSON and no custom_id: `batch prepare` on the same articles writes any unanswered request again"))
+                    continue
+                # Cut off: its request is asked again (the repair file), never silently dropped.
+                report.mismatched.append((f"line {number}", f"cut off (not valid JSON): {found.group(1)} goes into the repair file"))
+                line = {"custom_id": found.group(1), "error": {"code": "truncated_line", "message": "the result line is cut off"}}
             custom_id = line.get("custom_id") if isinstance(line, dict) else None
             if not isinstance(custom_id, str):
                 report.mismatched.append((f"line {number}", "no custom_id"))
@@ -565,6 +578,7 @@ class _Importer:
         if status == "done":
             assert session is not None
             summary = build_summary(session, article, endpoint=self.endpoint, duration_s=duration)
+            self.report.warnings += [(row.custom_id, article.label, w) for w in summary.grounding.warnings]
             self.report.stored += 1
             if len(session.attempts) > 1:
                 self.report.repaired += 1
@@ -798,48 +812,33 @@ def parse_reset(value: str | None) -> float | None:
 class RateLimiter:
     """Requests- and tokens-per-minute buckets, plus a shared pause set by the server.
 
-    The buckets are the user's limits (``--rpm``/``--tpm``); the server's own say wins: a 429's
-    Retry-After, or ``x-ratelimit-remaining-*`` at zero, pauses every worker until the reset.
+    The buckets are the user's limits (``--rpm``/``--tpm``), aiolimiter's leaky buckets (full at
+    the start, so a run may open with a burst of up to one minute's worth); the server's own say
+    wins: a 429's Retry-After, or ``x-ratelimit-remaining-*`` at zero, pauses every worker until
+    the reset.
     """
 
     def __init__(self, *, rpm: float | None = None, tpm: float | None = None) -> None:
+        from aiolimiter import AsyncLimiter
+
         self.rpm = rpm
         self.tpm = tpm
-        self._requests = float(rpm or 0)
-        self._tokens = float(tpm or 0)
-        self._updated = time.monotonic()
+        self._requests = AsyncLimiter(rpm, 60) if rpm else None
+        self._tokens = AsyncLimiter(tpm, 60) if tpm else None
         self._resume_at = 0.0
         self._lock = asyncio.Lock()
         self.waited_s = 0.0
 
-    def _refill(self, now: float) -> None:
-        elapsed = now - self._updated
-        self._updated = now
-        if self.rpm:
-            self._requests = min(float(self.rpm), self._requests + elapsed * self.rpm / 60)
-        if self.tpm:
-            self._tokens = min(float(self.tpm), self._tokens + elapsed * self.tpm / 60)
-
     async def acquire(self, tokens: int) -> None:
         async with self._lock:  # first come, first served: one waiter at a time
-            while True:
-                now = time.monotonic()
-                self._refill(now)
-                need_tokens = min(float(tokens), float(self.tpm)) if self.tpm else 0.0
-                waits = [self._resume_at - now]
-                if self.rpm and self._requests < 1:
-                    waits.append((1 - self._requests) * 60 / self.rpm)
-                if self.tpm and self._tokens < need_tokens:
-                    waits.append((need_tokens - self._tokens) * 60 / self.tpm)
-                wait = max(waits)
-                if wait <= 0:
-                    if self.rpm:
-                        self._requests -= 1
-                    if self.tpm:
-                        self._tokens -= need_tokens
-                    return
-                self.waited_s += wait
-                await asyncio.sleep(wait)
+            started = time.monotonic()
+            while (pause := self._resume_at - time.monotonic()) > 0:
+                await asyncio.sleep(pause)
+            if self._requests is not None:
+                await self._requests.acquire()
+            if self._tokens is not None and self.tpm:
+                await self._tokens.acquire(min(float(tokens), float(self.tpm)))  # one request never needs more than a minute's worth
+            self.waited_s += time.monotonic() - started
 
     def pause(self, seconds: float) -> None:
         self._resume_at = max(self._resume_at, time.monotonic() + seconds)
@@ -894,6 +893,11 @@ def _estimate_tokens(body: dict[str, Any]) -> int:
     """What a TPM limit counts for a request: prompt (about 4 characters a token) + max_tokens."""
     chars = sum(len(m.get("content") or "") for m in body.get("messages") or [] if isinstance(m, dict) and isinstance(m.get("content"), str))
     return chars // 4 + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+
+
+def count_answered(path: Path) -> int:
+    """How many requests a results file already answered with 200 (what --resume skips)."""
+    return len(_done_ids(Path(path)))
 
 
 def _done_ids(path: Path) -> set[str]:
@@ -1095,13 +1099,14 @@ __all__ = [
     "ImportReport",
     "MAX_FILE_BYTES",
     "MAX_FILE_LINES",
-    "PRICES_PER_MTOK",
+    "PRICE_PROVIDER",
     "PrepareReport",
     "RateLimiter",
     "RunReport",
     "SplitWriter",
     "batch_status",
     "collect_batch",
+    "count_answered",
     "estimate_cost",
     "import_results",
     "load_articles",

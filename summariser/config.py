@@ -58,6 +58,7 @@ class Settings:
     retry_budget_s: float = 120.0
     max_transport_retries: int = 6
     fuzzy_threshold: float = 95.0
+    max_chars: int = 100_000  # longest article sent to a model (limits.py); checked before any request
     concurrency: int = 4
     home: Path = field(default_factory=default_home)
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -74,6 +75,8 @@ class Settings:
             raise ConfigError("--max-attempts must be at least 1")
         if self.concurrency < 1:
             raise ConfigError("--concurrency must be at least 1")
+        if self.max_chars < 1:
+            raise ConfigError("--max-chars must be at least 1")
         if self.base_url is not None and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ConfigError(
                 f"base URL {self.base_url!r} is not an http(s) URL: set e.g. --base-url http://127.0.0.1:8000/v1"
@@ -139,6 +142,7 @@ ENV_VARS: dict[str, str] = {
     "retry_budget_s": "SUMMARISER_RETRY_BUDGET",
     "max_transport_retries": "SUMMARISER_MAX_TRANSPORT_RETRIES",
     "fuzzy_threshold": "SUMMARISER_FUZZY_THRESHOLD",
+    "max_chars": "SUMMARISER_MAX_CHARS",
     "concurrency": "SUMMARISER_CONCURRENCY",
     "home": "SUMMARISER_HOME",
     "cache_dir": "SUMMARISER_CACHE_DIR",

@@ -8,6 +8,7 @@
     ├── StoreError            the run store (SQLite) cannot be opened or written
     ├── ExportError           an export record failed validation; nothing was written
     ├── BriefingBusy          another run holds the lock for the same briefing output
+    ├── Interrupted           Ctrl-C (SIGINT): says what was kept and how to continue; exit 130
     └── LLMError              talking to the model failed (carries attempts and usage)
         ├── AuthError             401/403: the key is missing or wrong               (stops the run)
         ├── ModelNotFoundError    404: no such model at this endpoint (also a ConfigError; stops the run)
@@ -69,6 +70,15 @@ class ExportError(SummariserError):
 
 class BriefingBusy(SummariserError):
     """Another run holds the lock for the same output file."""
+
+
+class Interrupted(SummariserError):
+    """The user pressed Ctrl-C. The message says what is done and how to continue (exit 130).
+
+    Raised by commands from their KeyboardInterrupt handler: a plain KeyboardInterrupt would end
+    the process with 130 and no word of what was kept."""
+
+    exit_code = 130
 
 
 class LLMError(SummariserError):

@@ -127,6 +127,28 @@ class Summariser:
             strict=self.settings.strict,
         )
 
+    def check_size(self, article: Article) -> None:
+        """Raise before any request when ``article`` is over ``--max-chars`` or cannot fit the
+        model's context (known for the embedded model only): nothing is sent, nothing is paid."""
+        from .limits import check_context, check_length
+
+        check_length(article.text, max_chars=self.settings.max_chars)
+        if self.settings.uses_local_model:
+            from .local import DEFAULT_CONTEXT_WINDOW
+
+            session = self._session(article)
+            check_context(
+                session.messages(), max_tokens=session.max_tokens,
+                context_window=DEFAULT_CONTEXT_WINDOW, model=self.model,
+            )
+
+    def _too_big(self, article: Article) -> Outcome | None:
+        try:
+            self.check_size(article)
+        except SummariserError as exc:
+            return Outcome(article, error=exc)
+        return None
+
     def _cached(self, article: Article, refresh: bool) -> Outcome | None:
         if self.store is None or refresh:
             return None
@@ -199,9 +221,9 @@ class Summariser:
     def run(self, article: Article | str, *, refresh: bool = False) -> Outcome:
         """Summarise one article; never raises a SummariserError (it is in ``Outcome.error``)."""
         article = article if isinstance(article, Article) else Article(article)
-        cached = self._cached(article, refresh)
-        if cached is not None:
-            return cached
+        early = self._too_big(article) or self._cached(article, refresh)
+        if early is not None:
+            return early
         if self.stopped is not None:
             return Outcome(article, error=self.stopped)
         run_id = self._start_run(article)
@@ -238,9 +260,9 @@ class Summariser:
     # -- async -------------------------------------------------------------------------
     async def arun(self, article: Article | str, *, refresh: bool = False) -> Outcome:
         article = article if isinstance(article, Article) else Article(article)
-        cached = self._cached(article, refresh)
-        if cached is not None:
-            return cached
+        early = self._too_big(article) or self._cached(article, refresh)
+        if early is not None:
+            return early
         if self.stopped is not None:
             return Outcome(article, error=self.stopped)
         run_id = self._start_run(article)

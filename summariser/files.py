@@ -1,24 +1,79 @@
 """Atomic file writes: a reader sees the old file or the complete new one, never half of it.
 
 Every writer of an output, cache or sidecar file goes through here. The data goes to a temp file
-in the same directory (``.{name}.XXXX.tmp``, so ``os.replace`` stays on one file system and is
-atomic), which is renamed over the target only when the block completes; on any error the temp
+in the same directory (``.{name}.{pid}-XXXX.tmp``, so ``os.replace`` stays on one file system and
+is atomic), which is renamed over the target only when the block completes; on any error the temp
 file is removed and the target is left as it was.
+
+A process killed with -9 cannot remove its temp file. The next write into the same directory
+does (once per directory and process): a temp file of ``{name}`` whose process is gone, or one
+older than ``STALE_AFTER_S`` (a pid may be reused, and names from before the pid was in them).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "fsync_directory"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "fsync_directory", "remove_stale_temp_files"]
 
 # mkstemp makes the temp file private (0o600); outputs and caches are ordinary readable files.
 DEFAULT_PERMISSIONS = 0o644
+STALE_AFTER_S = 24 * 3600.0
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp$")
+_cleaned: set[str] = set()
+_cleaned_lock = threading.Lock()
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False  # alive under another user, or cannot tell: keep the file
+    return False
+
+
+def remove_stale_temp_files(directory: Path | str, *, stale_after_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove temp files atomic writers left behind in ``directory`` (killed with -9, power loss):
+    those whose process is gone, and any older than ``stale_after_s``. Returns what was removed."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_NAME.match(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        pid = match.group("pid")
+        if (pid is not None and int(pid) != os.getpid() and _process_gone(int(pid))) or age > stale_after_s:
+            with suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
+
+
+def _clean_once(directory: Path) -> None:
+    key = os.path.abspath(directory)
+    with _cleaned_lock:
+        if key in _cleaned:
+            return
+        _cleaned.add(key)
+    remove_stale_temp_files(directory)
 
 
 @contextmanager
@@ -41,7 +96,8 @@ def atomic_open(
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open mode must be 'w' or 'wb', not {mode!r}")
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    _clean_once(path.parent)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=suffix)
     try:
         if mode == "wb":
             handle: IO[Any] = os.fdopen(fd, "wb")

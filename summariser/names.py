@@ -20,7 +20,6 @@ Pure functions, no I/O; spaCy runs once per article text (cached).
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +50,9 @@ _SPACY_KINDS: dict[str, ParticipantKind] = {
     "FAC": "place",
     "NORP": "group",
 }
+# spaCy's labels for names that are no participants themselves but may hold one ("the Square
+# One Mall in Saugus" as an EVENT): their words are left to the capitalised phrases.
+_SPACY_UNTAGGED = frozenset({"EVENT"})
 _CALENDAR = frozenset(
     "monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
     "august september october november december jan feb mar apr jun jul aug sep sept oct nov dec".split()
@@ -66,12 +68,11 @@ _CREDIT = re.compile(
     re.MULTILINE,
 )
 _POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
-_GLUED = re.compile(r"(?<=[a-z][.!?])(?=[A-Z][a-z])|(?<=[a-z][.!?][\"”’])(?=[A-Z])")
 _SMALL_WORDS = frozenset("a an and as at but by for from in into is of on or over the to up with vs".split())
 # Words that title a name rather than belong to it, as grounding cuts them, and a few more.
 _TITLE_WORDS = _TITLES | frozenset("prophet pastor rabbi imam sheriff saint".split())
-# grounding's capitalised phrases, and words with digits in them ("G4S", "G20").
-_WORD = rf"(?:[A-Z][A-Za-z]*[0-9][A-Za-z0-9]*|{_NAME_WORD})"
+# grounding's capitalised phrases, words with digits in them ("G4S", "G20") and "O'Toole".
+_WORD = rf"(?:[A-Z][A-Za-z]*[0-9][A-Za-z0-9]*|[A-Z]['’][A-Z][a-z]+|{_NAME_WORD})"
 _CAPITALISED = re.compile(rf"{_WORD}(?:[ ](?:(?:of|the|de|van|von|al|bin|la|du)[ ])?{_WORD})*")
 
 
@@ -223,26 +224,15 @@ def _spacy_parse(text: str) -> tuple[tuple[tuple[str, int, int, str], ...], froz
     their sentence: subjects and possessors ("Moscow said", "Moscow's", "Washington and Kyiv say")."""
     from .ner import load_spacy
 
-    # Sentences run together ("in Saugus.The remains") are parsed as one word: spaCy reads the
-    # text with a space put back, and its offsets are mapped back to the original text.
-    glued = [m.start() for m in _GLUED.finditer(text)]
-    spaced = "".join(text[a:b] + " " for a, b in zip([0, *glued], glued)) + text[glued[-1] if glued else 0 :]
-
-    def original(offset: int) -> int:
-        return offset - bisect_right([g + i for i, g in enumerate(glued)], offset - 1)
-
-    doc = load_spacy()(spaced)
+    doc = load_spacy()(text)
     actors = set()
     for token in doc:
         root = token
         while root.dep_ == "conj" and root.head is not root:
             root = root.head
         if root.dep_ in ("nsubj", "nsubjpass", "poss"):
-            actors.add(original(token.idx))
-    entities = tuple(
-        (text[original(ent.start_char) : original(ent.end_char)], original(ent.start_char), original(ent.end_char), ent.label_)
-        for ent in doc.ents
-    )
+            actors.add(token.idx)
+    entities = tuple((ent.text, ent.start_char, ent.end_char, ent.label_) for ent in doc.ents)
     return entities, frozenset(actors)
 
 
@@ -279,7 +269,8 @@ def _mentions(text: str, use_spacy: bool) -> list[_Mention]:
     if use_spacy:
         entities, actors = _spacy_parse(text)
         for ent_text, start, end, label in entities:
-            tagged.append((start, end))
+            if label not in _SPACY_UNTAGGED:
+                tagged.append((start, end))
             if label in _SPACY_KINDS:
                 raw.append((ent_text, start, label))
     # A lone capitalised word seen only at the start of sentences is an ordinary word, and so
@@ -291,8 +282,16 @@ def _mentions(text: str, use_spacy: bool) -> list[_Mention]:
     lower = set(re.findall(r"(?<![\w'’-])[a-z][a-z'’-]*", text))
     for phrase, at in phrases:
         words = [w for w in re.findall(r"[\w'’-]+", phrase) if w.lower() not in _EDGE_WORDS]
-        if phrase in named and not all(w.lower() in lower for w in words):
-            raw.append((phrase, at, None))
+        if phrase not in named or all(w.lower() in lower for w in words):
+            continue
+        first = phrase.split(" ", 1)
+        if len(first) == 2 and first[0].lower() in lower and _opens_sentence(text, at):
+            # "Later the NDS": an ordinary word opens the sentence, the name comes after it.
+            rest = first[1].lstrip()
+            while rest.split(" ", 1)[0].lower() in _EDGE_WORDS and " " in rest:
+                rest = rest.split(" ", 1)[1]
+            phrase, at = rest, at + len(phrase) - len(rest)
+        raw.append((phrase, at, None))
     body_keys = None
     found: list[_Mention] = []
     for ent_text, start, label in raw:
@@ -404,6 +403,8 @@ def _fold_short_names(groups: dict[str, _Group]) -> None:
             return len(words) > 1 and longer[-len(words) :] == words
 
         homes = [other for other_key, other in groups.items() if other_key != key and holds(other)]
+        if acronym:  # the name it abbreviates is its home, whatever else ends with it
+            homes = [h for h in homes if " " in h.name and _initials(h.name) == group.name] or homes
         if len(homes) == 1:
             home = homes[0]
             home.mentions.extend(group.mentions)

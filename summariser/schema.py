@@ -283,10 +283,18 @@ class DroppedItem(_Strict):
 class Grounding(_Strict):
     """Which quotes and names were verified against the article text."""
 
+    # warnings is optional in the published schema too: a document from before 1.3 still validates.
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=False)
+
     verified: list[QuoteCheck] = Field(description="Quotes found in the article.")
     unverified: list[DroppedItem] = Field(description="Items kept out of the summary after the last attempt.")
     grounding_rate: float = Field(description="Share of the last reply's quotes that were found in the article (0-1).")
     fuzzy_matches: int = Field(description="How many verified quotes matched only fuzzily.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Problems with the article itself, e.g. instruction-like text (a prompt injection) that was "
+        "withheld from the model and from quotes and names. Empty when there are none.",
+    )
 
 
 class Attempt(_Strict):

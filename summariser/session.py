@@ -25,6 +25,7 @@ from .errors import RefusalError, SummaryFailed, TruncationError
 from .floor import floor_problems
 from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, located_items, quotable_spans
 from . import wire
+from .injection import Injection, find_injections, mask, strip, warnings_for
 from .prompts import Prompt
 from .schema import (
     SCHEMA_VERSION,
@@ -120,32 +121,40 @@ class ArticleTask:
     schema_name: str = "article_summary"
 
     def __post_init__(self) -> None:
-        self._text = _article_text(self.article.text, self.fuzzy_threshold)
+        # Instruction-like passages (injection.py) are withheld from the model and blanked in the
+        # citable text: a quote or a name found only there fails grounding. Offsets are unchanged.
+        self.injections = _injections(self.article.text)
+        self.citable = mask(self.article.text, self.injections)
+        self._text = _article_text(self.citable, self.fuzzy_threshold)
+
+    @property
+    def warnings(self) -> list[str]:
+        return warnings_for(self.injections)
 
     def variables(self, prompt: Prompt) -> dict[str, Any]:
         extra: dict[str, Any] = {}
         if prompt.hints == "candidates":
             from .names import candidate_hints, candidates
 
-            found = candidates(self.article.text, limit=MAX_CANDIDATE_HINTS)
+            found = candidates(self.citable, limit=MAX_CANDIDATE_HINTS)
             names = [c.mention for c in found]
             # "Russia (country; also Russian, Moscow)": each candidate with its kind and other names.
-            extra = {"candidates": found, "candidate_hints": candidate_hints(self.article.text, limit=MAX_CANDIDATE_HINTS)}
+            extra = {"candidates": found, "candidate_hints": candidate_hints(self.citable, limit=MAX_CANDIDATE_HINTS)}
         elif prompt.hints == "ner":
             from .ner import hint_names
 
-            names = hint_names(self.article.text)
+            names = hint_names(self.citable)
         else:
-            names = candidate_names(self.article.text, bare=prompt.hints == "bare-names")
-        variables = {"article": self.article.text, "title": self.article.title, "names": names, **extra}
+            names = candidate_names(self.citable, bare=prompt.hints == "bare-names")
+        variables = {"article": strip(self.article.text, self.injections), "title": self.article.title, "names": names, **extra}
         if prompt.reply == "refs":
             from .sentences import number_sentences
 
-            variables["sentences"] = number_sentences(self.article.text)
+            variables["sentences"] = number_sentences(self.citable)  # withheld passages show blanked
         return variables
 
     def sentence_count(self) -> int:
-        return wire.sentence_count(self.article.text)
+        return wire.sentence_count(self.citable)
 
     def json_schema(self) -> dict[str, Any]:
         return draft_json_schema()
@@ -153,7 +162,7 @@ class ArticleTask:
     def constrained_schema(self) -> dict[str, Any]:
         """The draft schema with every ``quote`` limited to verbatim spans of this article, so a
         grammar-constrained model cannot misquote (the grounding check still runs)."""
-        return _quote_constrained_schema(self.article.text)
+        return _quote_constrained_schema(self.citable)
 
     def schema_text(self) -> str:
         return draft_schema_text()
@@ -166,7 +175,13 @@ class ArticleTask:
 
     def floor(self, draft: SummaryDraft) -> list[str]:
         """Why the grounded ``draft`` is still no summary of the article (see floor.py); [] if it is."""
-        return floor_problems(draft, self.article.text)
+        return floor_problems(draft, self.citable)  # words only in a withheld passage do not count
+
+
+@functools.lru_cache(maxsize=256)
+def _injections(text: str) -> list[Injection]:
+    # Looked for once per article text, however many sessions (re-asks, batch lines) it goes through.
+    return find_injections(text)
 
 
 @functools.lru_cache(maxsize=64)
@@ -498,13 +513,14 @@ class Session(Generic[Draft]):
     def _settle_refs(self, reply: "wire.WireReply", text: str | None, *, repeated: bool) -> Draft:
         """Map a whole wire reply onto the draft and ground it: accept it, ask to repair the items
         that failed, or (last attempt, or the model repeated itself) keep what is grounded."""
-        bylines = wire.byline_only(reply, self.task.article.text)
+        citable = getattr(self.task, "citable", self.task.article.text)  # sentences as numbered for the model
+        bylines = wire.byline_only(reply, citable)
         if bylines:  # settled by code, not by a repair: a byline name is never a participant
             for i in bylines:
                 self.dropped.append(DroppedItem(path=f"participants[{i}]", reason="named only in the byline: a reporter or editor, not a participant",
                                                 item=json.dumps(reply.participants[i].model_dump(), ensure_ascii=False, separators=(",", ":"))))
             reply = wire.WireReply.model_construct(**{**dict(reply), "participants": [p for i, p in enumerate(reply.participants) if i not in bylines]})
-        draft, invalid = wire.to_draft(reply, self.task.article.text)
+        draft, invalid = wire.to_draft(reply, citable)
         grounding = self.task.check(draft)
         failed = wire.failed_items(grounding.problems)
         for item, message in invalid.items():
@@ -632,14 +648,16 @@ def result_options(settings: Any) -> str:
     return ",".join(parts)
 
 
-def tidy_participants(draft: SummaryDraft, article: Article) -> SummaryDraft:
+def tidy_participants(draft: SummaryDraft, text: str) -> SummaryDraft:
     """After grounding, one entry per participant: "Moscow", "Russia" and "Russian" become one
     "Russia", "Lavrov" joins "Sergei Lavrov", and stance holders are renamed to match
     (``names.normalise_draft_names``). Grounding ran first, on the names as the model wrote
-    them: a canonical name the article does not write ("United States") keeps the alias it does."""
+    them: a canonical name the article does not write ("United States") keeps the alias it does.
+    ``text`` is what grounding checked against (withheld passages blanked), so no alias comes
+    from a passage the model was not shown."""
     from .names import normalise_draft_names
 
-    return normalise_draft_names(draft, article.text)
+    return normalise_draft_names(draft, text)
 
 
 def build_summary(
@@ -673,10 +691,11 @@ def build_summary(
         unverified=session.dropped,
         grounding_rate=round(session.grounding.rate, 4),
         fuzzy_matches=sum(1 for q in session.grounding.verified if q.match == "fuzzy"),
+        warnings=list(getattr(session.task, "warnings", ())),
     )
     # The draft's fields are already validated (ArticleSummary adds no validator to them), so
     # they are reused as they are instead of being dumped and validated a second time.
-    draft = tidy_participants(session.draft, article)
+    draft = tidy_participants(session.draft, getattr(session.task, "citable", article.text))
     fields = {name: getattr(draft, name) for name in SummaryDraft.model_fields}
     fields["key_facts"], fields["stances"] = located_items(draft, session.grounding.verified)
     return ArticleSummary.model_construct(**fields, provenance=provenance, grounding=grounding)

@@ -151,11 +151,17 @@ def directory_files(path: Path, pattern: str | None = None) -> tuple[list[Path],
 
 
 def expand_paths(
-    inputs: Iterable[str | Path], *, pattern: str | None = None, skipped: list[Path] | None = None
+    inputs: Iterable[str | Path],
+    *,
+    pattern: str | None = None,
+    skipped: list[Path] | None = None,
+    errors: list[InputError] | None = None,
 ) -> Iterator[Path | str]:
     """Paths as given, with directories replaced by their article files (sorted). ``-`` is stdin.
 
-    Files a directory holds but does not contribute are added to ``skipped`` when it is given."""
+    Files a directory holds but does not contribute are added to ``skipped`` when it is given.
+    A directory with no article files raises InputError, or, when ``errors`` is given, is added
+    to it and skipped: one empty directory among the arguments does not stop the others."""
     for item in inputs:
         if str(item) == "-":
             yield "-"
@@ -166,7 +172,11 @@ def expand_paths(
             if skipped is not None:
                 skipped.extend(rest)
             if not files:
-                raise InputError(f"{path}: no {pattern or ', '.join(DIRECTORY_SUFFIXES)} files in this directory")
+                problem = InputError(f"{path}: no {pattern or ', '.join(DIRECTORY_SUFFIXES)} files in this directory")
+                if errors is None:
+                    raise problem
+                errors.append(problem)
+                continue
             yield from files
         else:
             yield path

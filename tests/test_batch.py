@@ -232,7 +232,7 @@ def test_unknown_and_mismatched_ids_are_reported_not_guessed(tmp_path, store, ba
     reasons = dict(report.mismatched)
     assert "more than once" in reasons[ids[0]]
     assert "some-other-model" in reasons[ids[1]]
-    assert reasons["line 6"] == "not valid JSON" and reasons["line 7"] == "no custom_id"
+    assert reasons["line 6"].startswith("not valid JSON") and reasons["line 7"] == "no custom_id"
     assert not report.ok
     assert table_counts(batch_settings.store_path)["results"] == 1
 
@@ -357,12 +357,17 @@ def test_rate_limit_helpers():
 
 
 def test_price_table():
-    assert batch_lib.price_for("gpt-4o-mini-2024-07-18") == batch_lib.PRICES_PER_MTOK["gpt-4o-mini"]
-    assert batch_lib.price_for("gpt-4o") == batch_lib.PRICES_PER_MTOK["gpt-4o"]
+    from genai_prices import Usage as TokenUsage, calc_price
+
+    listed = calc_price(TokenUsage(input_tokens=10**6, output_tokens=10**6), model_ref="gpt-4o-mini", provider_id="openai")
+    assert batch_lib.price_for("gpt-4o-mini") == (float(listed.input_price), float(listed.output_price))
+    assert batch_lib.price_for("gpt-4o-mini-2024-07-18") == batch_lib.price_for("openai/gpt-4o-mini") == batch_lib.price_for("gpt-4o-mini")
+    assert batch_lib.price_for("gpt-4o") != batch_lib.price_for("gpt-4o-mini")
     assert batch_lib.price_for("Qwen/Qwen2.5-7B-Instruct") is None
     usage = Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000, total_tokens=2_000_000)
-    assert batch_lib.estimate_cost("gpt-4o-mini", usage) == pytest.approx(0.375)
-    assert batch_lib.estimate_cost("gpt-4o-mini", usage, batch=False) == pytest.approx(0.75)
+    full = float(listed.input_price + listed.output_price)
+    assert batch_lib.estimate_cost("gpt-4o-mini", usage) == pytest.approx(full / 2)  # Batch API: half price
+    assert batch_lib.estimate_cost("gpt-4o-mini", usage, batch=False) == pytest.approx(full)
     assert batch_lib.format_cost({"scripted": None}) == "n/a"
 
 
@@ -413,6 +418,21 @@ def test_run_on_check_matches_the_regex_it_replaces():
         assert _runs_on(text) == bool(_RUN_ON.search(text)), text
     assert _runs_on('{"a": "' + "the same long phrase again, " * 3 + '"}')
     assert not _runs_on("")
+
+
+async def test_rate_limiter_buckets_and_server_pause():
+    import time as clock
+
+    limiter = batch_lib.RateLimiter(tpm=600)  # a full bucket of 600 tokens, refilled at 10 a second
+    await limiter.acquire(600)
+    started = clock.monotonic()
+    await limiter.acquire(5)  # ~0.5 s until 5 tokens have leaked back
+    assert 0.3 < clock.monotonic() - started < 3 and limiter.waited_s > 0.3
+    limiter = batch_lib.RateLimiter(rpm=600)
+    limiter.pause(0.3)  # the server said: wait
+    started = clock.monotonic()
+    await limiter.acquire(1)
+    assert clock.monotonic() - started >= 0.29
 
 
 # -- evidence by reference (article@6): one request per attempt, repairs of failed items ----------

@@ -309,7 +309,7 @@ def test_unreadable_input_is_listed_and_partial(bllm, tmp_path):
 
 def test_bad_out_suffix_and_since_are_usage_errors(bllm, tmp_path):
     assert _cli(bllm, str(tmp_path), "--out", str(tmp_path / "b.pdf")) == 2
-    assert _cli(bllm, str(tmp_path), "--out", str(tmp_path / "b.md"), "--since", "yesterday") == 2
+    assert _cli(bllm, str(tmp_path), "--out", str(tmp_path / "b.md"), "--since", "someday") == 2
 
 
 # -- deterministic parts ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import traceback
 
 import typer
 
-from ..errors import SummariserError
+from ..errors import Interrupted, SummariserError
 from rich.markup import escape
 
 from ._common import err_console
@@ -130,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        err_console.print("Interrupted.")
+        err_console.print("Interrupted: rerun the same command to continue (finished work is kept).")
         return 130
+    except Interrupted as exc:
+        err_console.print(escape(str(exc)), markup=True, soft_wrap=True)  # one line, not an error
+        return exc.exit_code
     except SummariserError as exc:
         if debug:
             _print_traceback()

@@ -32,6 +32,10 @@ BaseUrlOpt = Annotated[
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", envvar="SUMMARISER_MODEL", help="Model name sent to the endpoint.", show_default=False)]
 PromptOpt = Annotated[str | None, typer.Option("--prompt", "-p", help="Prompt template NAME\\[@VERSION]; default: the default 'article' version (`summariser prompts list` marks it).", show_default=False)]
 DbOpt = Annotated[Path | None, typer.Option("--db", envvar="SUMMARISER_DB", help="Run store (SQLite) path. Default: summariser.db in the data dir.", show_default=False)]
+MaxCharsOpt = Annotated[
+    int | None,
+    typer.Option("--max-chars", min=1, envvar="SUMMARISER_MAX_CHARS", metavar="N", help="Longest article to send, in characters; a longer one is refused before any request. Default: 100000.", show_default=False),
+]
 FetchTimeoutOpt = Annotated[
     float, typer.Option("--fetch-timeout", min=1, metavar="SECONDS", help="Seconds to wait for one URL or feed.")
 ]

@@ -15,8 +15,9 @@ from rich.table import Table
 from .. import batch as batch_lib
 from ..config import Settings
 from ..endpoint import describe_endpoint
+from ..errors import Interrupted
 from ..sources import DIRECTORY_HELP
-from ._common import SOURCES_HELP, BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
+from ._common import SOURCES_HELP, BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
 
 app = typer.Typer(
     help="Summarise many articles through batch files: the OpenAI Batch API, `vllm run-batch`, or locally.\n\n"
@@ -90,7 +91,9 @@ def _render_import(report: batch_lib.ImportReport) -> None:
         err_console.print(f"[bold red]unknown[/] {escape(custom_id)}: not a request of this store (wrong --db, or another prepare?)")
     for custom_id, reason in report.mismatched[:20]:
         err_console.print(f"[bold red]mismatched[/] {escape(custom_id)}: {escape(reason)}")
-    hidden = max(0, len(report.failed) - 20) + max(0, len(report.unknown) - 20) + max(0, len(report.mismatched) - 20)
+    for custom_id, label, warning in report.warnings[:20]:  # e.g. a prompt injection in the article
+        err_console.print(f"[bold yellow]Warning:[/] {escape(label)}: {escape(warning)}")
+    hidden = sum(max(0, len(items) - 20) for items in (report.failed, report.unknown, report.mismatched, report.warnings))
     if hidden:
         err_console.print(f"... and {hidden} more: see --json")
     if report.repair_files:
@@ -108,6 +111,7 @@ def prepare_command(
     mode: ModeOpt = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies per article before it fails for good (repairs included). Default: 3.", show_default=False)] = None,
     strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded. Default: --no-strict.", show_default=False)] = None,
+    max_chars: MaxCharsOpt = None,
     db: DbOpt = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
     as_json: JsonOpt = False,
@@ -123,13 +127,14 @@ def prepare_command(
 
       summariser batch prepare news/*.txt -o batch.jsonl --model Qwen/Qwen2.5-7B-Instruct
     """
-    settings = load_settings(prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts, strict=strict, db_path=db, defaults={"mode": "json_schema"})
+    settings = load_settings(prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts, strict=strict, db_path=db, max_chars=max_chars, defaults={"mode": "json_schema"})
     errors: list[str] = []
     with _store(settings) as store, _progress("Preparing", None) as progress:
         report = batch_lib.prepare_batch(
             batch_lib.load_articles(sources, errors, pattern=glob, fetch_timeout_s=fetch_timeout), out, store=store, settings=settings,
             on_progress=lambda r: _advance(progress, r.articles),
         )
+    errors += report.input_errors  # articles over --max-chars, refused before any line was written
     report.input_errors = errors
     for message in errors:
         err_console.print(f"[bold red]Error:[/] {escape(message)}")
@@ -330,9 +335,18 @@ def run_command(
     settings = load_settings(base_url=base_url, model=model, timeout_s=timeout, retry_budget_s=retry_budget, max_transport_retries=50, db_path=db, local_model=local_model, concurrency=concurrency,
                              defaults={"concurrency": 8, "timeout_s": 300.0, "retry_budget_s": 600.0})
     total = batch_lib.count_lines(file) if file.is_file() else None
-    with _progress("Running", total) as progress:
-        report = batch_lib.run_batch_file(file, out, settings=settings, rpm=rpm, tpm=tpm, resume=resume,
-                                          on_progress=lambda r: _advance(progress, r.ok + r.errors + r.skipped))
+    try:
+        with _progress("Running", total) as progress:
+            report = batch_lib.run_batch_file(file, out, settings=settings, rpm=rpm, tpm=tpm, resume=resume,
+                                              on_progress=lambda r: _advance(progress, r.ok + r.errors + r.skipped))
+    except KeyboardInterrupt:
+        # Every answered line is already in --out (written and flushed one by one); without
+        # --resume a rerun would start --out afresh and pay for them again.
+        answered = batch_lib.count_answered(out)
+        raise Interrupted(
+            f"Interrupted: {answered} of {total or 0} request(s) answered and kept in {out}, {max(0, (total or 0) - answered)} not; "
+            f"rerun with --resume to continue: summariser batch run {file} --out {out} --resume"
+        ) from None
     imported = None
     if then_import:
         with _store(settings) as store:

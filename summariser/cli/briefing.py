@@ -14,18 +14,25 @@ from ..errors import InputError, SummariserError
 from ..render import format_for, render_json, write_briefing
 from ..whatsnew import PreviousBriefing, default_previous, load_previous, remember
 from ..endpoint import describe_endpoint
-from ..timeutil import parse_since
+from ..timeutil import SINCE_HELP, parse_since
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
+from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
 from .progress import ArticleProgress
 from .summarise import Mode
+
+
+def _advance(progress: ArticleProgress, outcome, total: int) -> None:
+    progress.advance(outcome, total=total)
+    summary = getattr(outcome, "summary", None)
+    for warning in summary.grounding.warnings if summary is not None else ():  # e.g. a prompt injection
+        err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
 
 
 def briefing_command(
     sources: Annotated[list[str], typer.Argument(help=f"Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs. {DIRECTORY_HELP}", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the briefing; the suffix picks the format: .md, .html or .json.", show_default=False)],
     glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
-    since: Annotated[str | None, typer.Option("--since", help="Only articles dated (else first seen) from then on: 24h, 7d, 2w or a date like 2026-11-01.", show_default=False)] = None,
+    since: Annotated[str | None, typer.Option("--since", help=f"Only articles dated (else first seen) from then on: {SINCE_HELP}.", show_default=False)] = None,
     title: Annotated[str | None, typer.Option("--title", help="The briefing's title. Default: 'Briefing YYYY-MM-DD'.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be summarised and what is cached; call no model, write nothing.")] = False,
     wait: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait when another run is writing the same --out, then give up.")] = 0.0,
@@ -42,11 +49,16 @@ def briefing_command(
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
     retry_budget: RetryBudgetOpt = None,
+    max_chars: MaxCharsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors and the final line are still printed).")] = False,
     local_model: LocalModelOpt = None,
     previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="The briefing JSON to compare with: each story is marked new, developing or unchanged. Default: the JSON at --out, else the copy the last run to --out kept in the data dir.", show_default=False)] = None,
 ) -> None:
-    """Brief on many articles: summarise each (cached), then rank stories, group themes, merge who's who.
+    """Brief on many articles: summarise each (cached), group them into stories, say what is new.
+
+    Stories are grouped and ranked by code; the model writes each multi-article story and the
+    overview. Each story is marked new, developing or unchanged against the last briefing
+    written to the same --out (or --previous FILE).
 
     Made for cron: reruns reuse cached work, a lock keeps overlapping runs apart, one bad article
     never sinks the briefing. Progress goes to stderr: a bar on a terminal, one line per article
@@ -60,12 +72,14 @@ def briefing_command(
       summariser briefing https://example.com/world.rss 'archive/**/*.txt' --title "Morning" --out am.md
 
       summariser briefing feeds.xml --dry-run --out briefing.json
+
+      summariser briefing inbox/ --previous monday.json --out today.html
     """
     fmt = format_for(out)
     since_at = parse_since(since) if since else None
     flags = dict(
         prompt=prompt, model=model, base_url=base_url, mode=mode.value if mode else None, max_attempts=max_attempts,
-        db_path=db, concurrency=concurrency, timeout_s=timeout, retry_budget_s=retry_budget, local_model=local_model,
+        db_path=db, concurrency=concurrency, timeout_s=timeout, retry_budget_s=retry_budget, local_model=local_model, max_chars=max_chars,
     )
     settings = load_settings(**flags)
     if settings.uses_local_model:  # one worker suits the embedded model, unless said otherwise anywhere
@@ -85,7 +99,7 @@ def briefing_command(
                 with ArticleProgress(None, err=err_console, quiet=quiet) as progress:
                     result = builder.build(
                         sources, since=since_at, title=title, refresh=refresh,
-                        on_progress=lambda outcome, done, total: progress.advance(outcome, total=total),
+                        on_progress=lambda outcome, done, total: _advance(progress, outcome, total),
                         previous=before,
                     )
             except SummariserError as exc:

@@ -12,7 +12,7 @@ from rich.markup import escape
 
 from ..errors import ConfigError
 from ..export import FORMATS, export_results
-from ..timeutil import parse_since
+from ..timeutil import SINCE_HELP, parse_since
 from ._common import DbOpt
 from .runs import open_existing_store
 
@@ -42,7 +42,7 @@ def export_command(
         TableChoice, typer.Option(help="What one row is: a summary, or one fact, participant or stance.")
     ] = TableChoice.summaries,
     since: Annotated[
-        Optional[str], typer.Option(help="Only summaries made since: a duration (24h, 7d) or a date (2026-11-01).")
+        Optional[str], typer.Option(help=f"Only summaries made since: {SINCE_HELP}.")
     ] = None,
     prompt: Annotated[Optional[str], typer.Option(help="Only this prompt: NAME or NAME@VERSION.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Only summaries from this model.")] = None,

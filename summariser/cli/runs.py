@@ -17,7 +17,7 @@ from ..config import Settings
 from ..errors import StoreError
 from ..redaction import redact
 from ..store import RUN_STATUSES, RunDetail, RunRow, Store
-from ..timeutil import parse_since
+from ..timeutil import SINCE_HELP, parse_since
 from ._common import DbOpt, pipe_console
 
 app = typer.Typer(
@@ -54,7 +54,7 @@ def open_existing_store(db: Path | None) -> Store:
 @app.command("list")
 def list_command(
     since: Annotated[
-        Optional[str], typer.Option(help="Only runs started since: a duration (24h, 7d, 2w) or a date (2026-11-01).")
+        Optional[str], typer.Option(help=f"Only runs started since: {SINCE_HELP}.")
     ] = None,
     prompt: Annotated[Optional[str], typer.Option(help="Only this prompt: NAME or NAME@VERSION.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Only runs with this model name.")] = None,
@@ -117,6 +117,7 @@ def show_command(
     full: Annotated[bool, typer.Option("--full", help="Also print every message sent and each reply in full.")] = False,
     format: FormatOption = OutputFormat.table,
     as_json: JsonOption = False,
+    html: Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Write a self-contained page instead: the article with every quote highlighted and linked to its fact or stance, what was kept out and why, the provenance. - for stdout.", show_default=False)] = None,
     db: DbOpt = None,
 ) -> None:
     """Show one run: its summary and every attempt with the problems that caused a retry.
@@ -125,13 +126,34 @@ def show_command(
       summariser runs show 42
       summariser runs show 42 --full
       summariser runs show 42 --format json > run-42.json
+      summariser runs show 42 --html run-42.html
     """
     with open_existing_store(db) as store:
         detail = store.get_run(run_id)
+        text = store.article_texts([detail.run.article_sha256]).get(detail.run.article_sha256) if html else None
+    if html is not None:
+        _write_page(detail, text, html)
+        return
     if as_json or format is OutputFormat.json:
         typer.echo(redact(json.dumps(detail.to_dict(), indent=2, ensure_ascii=False)))
         return
     _print_detail(pipe_console(), detail, full=full)
+
+
+def _write_page(detail: RunDetail, text: str | None, out: Path) -> None:
+    from ..evidence import render_evidence_html
+    from ..files import atomic_write_text
+
+    if detail.summary is None:
+        raise StoreError(f"run {detail.run.id} has no summary ({detail.run.status}): nothing to show on a page; see `summariser runs show {detail.run.id}`")
+    if text is None:
+        raise StoreError(f"run {detail.run.id}: its article text is not in the store: summarise the article again")
+    page = redact(render_evidence_html(detail.summary, text))
+    if str(out) == "-":
+        typer.echo(page, nl=False)
+    else:
+        atomic_write_text(out, page)
+        typer.echo(f"Wrote {out}", err=True)
 
 
 def _print_detail(console: Console, detail: RunDetail, *, full: bool) -> None:

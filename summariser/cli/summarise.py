@@ -6,6 +6,7 @@ import asyncio
 import json
 import queue
 import re
+import sys
 import threading
 from enum import Enum
 from pathlib import Path
@@ -14,11 +15,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError, Interrupted
 from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..collect import Collector
 from ..endpoint import explain_error
+from ..evidence import render_evidence_html
 from ..sources import DIRECTORY_HELP
 from ._common import (
     SOURCES_HELP,
@@ -26,6 +28,7 @@ from ._common import (
     DbOpt,
     FetchTimeoutOpt,
     LocalModelOpt,
+    MaxCharsOpt,
     ModelOpt,
     PromptOpt,
     RetryBudgetOpt,
@@ -43,6 +46,7 @@ class Format(str, Enum):
     auto = "auto"
     text = "text"
     json = "json"
+    html = "html"
 
 
 class Mode(str, Enum):
@@ -64,8 +68,8 @@ def _out_name(outcome: Outcome, used: set[str]) -> str:
 def summarise_command(
     articles: Annotated[list[str], typer.Argument(help=f"{SOURCES_HELP} {DIRECTORY_HELP}", show_default=False)],
     glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file per article into this directory.", show_default=False)] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="text: readable panels; json: one JSON object per article (JSON Lines); html: a self-contained page with the article, every quote highlighted and linked to its fact or stance, what was kept out and why (on stdout for one article, else one .html per article in --out). auto: text on a terminal, JSON on a pipe.")] = Format.auto,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write one JSON file (and with --format html, one page) per article into this directory.", show_default=False)] = None,
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -78,6 +82,7 @@ def summarise_command(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once (1 suits the local model). Default: 1.", show_default=False)] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one reply. Default: 120.", show_default=False)] = None,
     retry_budget: RetryBudgetOpt = None,
+    max_chars: MaxCharsOpt = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors are still printed).")] = False,
     local_model: LocalModelOpt = None,
@@ -97,6 +102,8 @@ def summarise_command(
 
       summariser summarise https://example.com/news/story.html
 
+      summariser summarise story.txt --format html > story.html
+
       summariser summarise seeds/*.txt > all.jsonl 2> progress.log
 
       curl -s https://example.com/story | summariser summarise - --format json
@@ -115,6 +122,7 @@ def summarise_command(
         timeout_s=timeout,
         retry_budget_s=retry_budget,
         local_model=local_model,
+        max_chars=max_chars,
         defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
     as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
@@ -133,6 +141,8 @@ def summarise_command(
         again = "given more than once" if first == article.label else f"the same article as {first}"
         err_console.print(f"Skipped {escape(article.label)}: {escape(again)}.")
     loaded = collection.articles
+    if fmt is Format.html and out is None and len(loaded) > 1:
+        raise ConfigError(f"--format html writes one page per article: for {len(loaded)} articles pass --out DIR")
 
     store = None
     if not no_store and loaded:
@@ -140,32 +150,54 @@ def summarise_command(
 
         store = Store(settings.store_path)
     used: set[str] = set()
-    succeeded = 0
+    succeeded = finished = pages = 0
     try:
         with Summariser(settings, store=store) as summariser, ArticleProgress(len(loaded), err=err_console, out=console, quiet=quiet) as progress:
             for outcome in _run_all(summariser, loaded, refresh=refresh):
                 progress.advance(outcome)
+                finished += 1
                 if outcome.error is not None:
                     failures += 1
                     _report_failure(outcome, settings)
                     continue
                 assert outcome.summary is not None
                 succeeded += 1
+                for warning in outcome.summary.grounding.warnings:  # e.g. a prompt injection in the article
+                    err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
                 payload = outcome.summary.model_dump(mode="json")
+                name = _out_name(outcome, used) if out is not None else None
                 if out is not None:
-                    atomic_write_text(out / _out_name(outcome, used), json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-                if as_json:
+                    atomic_write_text(out / name, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+                if fmt is Format.html:
+                    page = render_evidence_html(outcome.summary, outcome.article.text)
+                    if out is not None:
+                        atomic_write_text(out / Path(name).with_suffix(".html"), page)
+                        pages += 1
+                    else:
+                        sys.stdout.write(page)
+                        sys.stdout.flush()
+                elif as_json:
                     print_json(payload)
                 else:
                     progress.print(summary_panel(outcome.summary, cached=outcome.cached))
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted_message(finished, len(loaded), kept=store is not None, out=out)) from None
     finally:
         if store is not None:
             store.close()
     if out is not None and not as_json:
-        err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''} to {out}/")
+        written = f" and {pages} page{'s' if pages != 1 else ''}" if pages else ""
+        err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''}{written} to {out}/")
     if failures:
         err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if succeeded else "."))
         raise typer.Exit(1)
+
+
+def _interrupted_message(finished: int, total: int, *, kept: bool, out: Path | None) -> str:
+    """The one line Ctrl-C prints: what is done, what is not, and how to go on."""
+    where = " (in the run store" + (f" and {out}/" if out is not None else "") + ")" if kept else (f" (in {out}/)" if out is not None else "")
+    again = "rerun the same command to continue: finished articles are not asked again" if kept else "rerun to summarise the rest (--no-store: finished articles would be asked again)"
+    return f"Interrupted: {finished} of {total} article(s) done{where}, {total - finished} not finished; {again}."
 
 
 def _report_failure(outcome: Outcome, settings) -> None:
