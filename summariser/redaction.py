@@ -27,18 +27,25 @@ MASK = "[REDACTED]"
 MIN_KEY_CHARS = 6  # shorter "keys" (e.g. "test") would blank ordinary words out of messages
 _NOT_SECRETS = frozenset({"not-needed", "none", "null", "dummy", "empty"})
 
-_KEY_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+# (pattern, replacement, literals, case-blind): the patterns run only when one of the literals
+# occurs in the lowered text. Scanning 6 kB with these regexes costs ~1 ms, the literal checks a
+# few microseconds, and the store redacts every attempt's messages.
+_KEY_SHAPES: tuple[tuple[re.Pattern[str], str, tuple[str, ...], bool], ...] = (
     # OpenAI-style secret keys (sk-..., sk-proj-..., sk-svcacct-...), also after "key=" or in URLs.
-    (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}"), MASK),
+    (re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{8,}"), MASK, ("sk-",), False),
     # Bearer tokens in echoed headers.
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 " + MASK),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=\-]{6,}"), r"\1 " + MASK, ("bearer",), True),
     # api_key=..., "api-key": "...", x-api-key: ..., authorization: ...
     (
         re.compile(r"""(?i)((?:x-)?api[_-]?key|authorization|access[_-]?token)(["']?\s*[:=]\s*["']?)(?!bearer\b)([^\s"',;}&]{6,})"""),
         r"\1\2" + MASK,
+        ("api_key", "api-key", "apikey", "authorization", "access_token", "access-token", "accesstoken"),
+        True,
     ),
 )
 
+# Plain substring tests (str.find is fast); a regex alternation of them scans ~100x slower.
+_LITERALS = tuple(literal for *_, literals, _ in _KEY_SHAPES for literal in literals)
 _lock = threading.Lock()
 _remembered: set[str] = set()
 
@@ -66,7 +73,10 @@ def redact(text: str | None, keys: Iterable[str | None] = ()) -> str | None:
     for secret in sorted({form for key in secrets for form in _forms(key)}, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, MASK)
-    for pattern, replacement in _KEY_SHAPES:
+    lowered = text.lower()
+    if not any(literal in lowered for literal in _LITERALS):  # the common case: nothing shaped like a key
+        return text
+    for pattern, replacement, _, _ in _KEY_SHAPES:
         text = pattern.sub(replacement, text)
     return text
 

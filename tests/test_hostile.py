@@ -524,3 +524,12 @@ def test_no_prompt_version_shows_the_model_a_withheld_passage(tmp_path, ref):
     system, user = prompt.render(schema=None, **task.variables(prompt))
     assert "previous instructions" not in system + user and "Evil" not in system + user
     assert "Wang Yi" in user and task.warnings
+
+
+def test_briefing_warns_about_an_injected_article(endpoint, tmp_path):
+    article = _injected_article(tmp_path)
+    result = run_cli("briefing", str(article), str(SEEDS / "wikinews-taxes.txt"), "--out", str(tmp_path / "b.md"), env=endpoint)
+    err = result.stderr.decode()
+    assert result.returncode in (0, 3), err  # 3: the scripted model writes no briefing overview
+    warnings = [line for line in err.splitlines() if line.startswith("Warning:")]
+    assert len(warnings) == 1 and str(article) in warnings[0] and "instruction-like" in warnings[0]

@@ -21,6 +21,13 @@ from .progress import ArticleProgress
 from .summarise import Mode
 
 
+def _advance(progress: ArticleProgress, outcome, total: int) -> None:
+    progress.advance(outcome, total=total)
+    summary = getattr(outcome, "summary", None)
+    for warning in summary.grounding.warnings if summary is not None else ():  # e.g. a prompt injection
+        err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
+
+
 def briefing_command(
     sources: Annotated[list[str], typer.Argument(help=f"Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs. {DIRECTORY_HELP}", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the briefing; the suffix picks the format: .md, .html or .json.", show_default=False)],
@@ -92,7 +99,7 @@ def briefing_command(
                 with ArticleProgress(None, err=err_console, quiet=quiet) as progress:
                     result = builder.build(
                         sources, since=since_at, title=title, refresh=refresh,
-                        on_progress=lambda outcome, done, total: progress.advance(outcome, total=total),
+                        on_progress=lambda outcome, done, total: _advance(progress, outcome, total),
                         previous=before,
                     )
             except SummariserError as exc:
