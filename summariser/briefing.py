@@ -114,13 +114,32 @@ def merge_participants(summaries: list[tuple[str, ArticleSummary]]) -> list[WhoE
             find(keys[0])
             mentions.append((article_id, keys[0], participant))
 
+    # A person named by surname alone ("Lavrov") is the one person in the briefing whose full
+    # name ends with it ("Sergei Lavrov"); with two such ("Anna Lavrov") it stays apart.
+    full_by_surname: dict[str, set[str]] = {}
+    for _, _, participant in mentions:
+        if participant.kind == "person":
+            for k in (name_key(participant.name), *map(name_key, participant.aliases)):
+                if len(k.split()) >= 2:
+                    full_by_surname.setdefault(k.split()[-1], set()).add(k)
+    folded: set[str] = set()
+    for _, key, participant in mentions:
+        if participant.kind == "person" and len(key.split()) == 1:
+            roots = {find(k) for k in full_by_surname.get(key, ())}
+            if len(roots) == 1 and find(key) not in roots:
+                root = roots.pop()
+                parent[find(key)] = root
+                folded.add(root)
+
     groups: dict[str, list[tuple[str, Any]]] = {}
     for article_id, key, participant in mentions:
         groups.setdefault(find(key), []).append((article_id, participant))
     order = {article_id: i for i, (article_id, _) in enumerate(summaries)}
     entries = []
-    for members in groups.values():
+    for root, members in groups.items():
         names = Counter(p.name for _, p in members)
+        if root in folded:  # named by the full name, however often the surname alone was used
+            names = Counter({n: c for n, c in names.items() if len(name_key(n).split()) >= 2}) or names
         first_seen = {p.name: i for i, (_, p) in reversed(list(enumerate(members)))}
         name = min(names, key=lambda n: (-names[n], first_seen[n]))
         kinds = Counter(p.kind for _, p in members)

@@ -481,9 +481,16 @@ def _in_article(name: str, text_key: str) -> bool:
 
 @lru_cache(maxsize=8192)
 def _bare(name: str) -> str:
-    """The name without a title or "the": "Foreign Minister Wang Yi" -> "Wang Yi"."""
-    parts = list(_clean(name, 0))
-    return parts[-1][0] if parts else name
+    """The name without a title or "the": "Foreign Minister Wang Yi" -> "Wang Yi". Only titles
+    are cut: "Russia's foreign ministry" stays whole (a possessive owner is part of the name)."""
+    words = name.split()
+    titles = [i for i, w in enumerate(words) if w.lower().strip(".,") in _TITLE_WORDS]
+    if titles and titles[-1] + 1 < len(words):
+        words = words[titles[-1] + 1 :]
+    while len(words) > 1 and words[0].lower() in _EDGE_WORDS:
+        words = words[1:]
+    bare = " ".join(words).strip(" ,;:")
+    return bare if bare and any(ch.isupper() for ch in bare) else name
 
 
 def _resolve_country(person: Participant) -> CountryMatch | None:
@@ -571,8 +578,8 @@ def _fold_surnames(merged: dict[str, dict], order: list[str]) -> None:
     """Two entries for one person ("Lavrov", "Sergei Lavrov"): the short one joins the long one."""
     for key in sorted(order, key=lambda k: len(merged[k]["name"].split())):
         entry = merged[key]
-        if entry["kind"] in ("country", "place"):
-            continue
+        if entry["kind"] != "person":
+            continue  # "Security Council" and "UN Security Council" may be two bodies
         words = set(_tokens(entry["name"]))
         homes = [
             k for k in order

@@ -350,6 +350,19 @@ def test_participants_merge_by_name_or_alias_deterministically():
     assert [(s.holder, s.position, s.article_id, s.quote) for s in stances] == [("Russia", "opposes", "a1", "no deal")]
 
 
+def test_a_surname_alone_joins_the_one_full_name_it_belongs_to():
+    summaries = [
+        ("a1", _summary([_p("Sergei Lavrov", "person", "foreign minister")])),
+        ("a2", _summary([_p("Lavrov", "person", "minister")])),
+        ("a3", _summary([_p("Lavrov", "person"), _p("Wang", "person")])),
+        ("a4", _summary([_p("Wang Yi", "person"), _p("Wang Tao", "person")])),
+    ]
+    who = {e.name: e for e in merge_participants(summaries)}
+    assert who["Sergei Lavrov"].article_ids == ["a1", "a2", "a3"] and who["Sergei Lavrov"].aliases == ["Lavrov"]
+    assert "Lavrov" not in who
+    assert who["Wang"].article_ids == ["a3"]  # two full names end in Wang: which one is unknown
+
+
 def test_briefing_task_checks_ids_quotes_and_names():
     items = [Item('{"id":"a1"}', ("a1",)), Item('{"id":"a2"}', ("a2",))]
     task = BriefingTask(items, {"a1": ArticleText("Pier one reopens on Monday."), "a2": ArticleText("Other.")}, ["Carla Duarte"])

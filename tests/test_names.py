@@ -386,3 +386,19 @@ def test_no_alias_comes_from_a_passage_withheld_from_the_model(llm, settings, se
     assert summary.grounding.warnings
     russia = next(p for p in summary.participants if p.name == "Russia")
     assert "Russian Federation" not in russia.aliases and {"Moscow", "Russian"} <= set(russia.aliases)
+
+
+def test_an_organisation_named_by_its_owner_stays_itself(seed_text):
+    model = [
+        _p("Russia’s foreign ministry", "organisation", role="issued the statement"),
+        _p("Security Council", "organisation"),
+        _p("Russia", "country"),
+        _p("President Vladimir Putin", "person"),
+    ]
+    out = normalise_participants(model, seed_text)
+    assert [(p.name, p.kind) for p in out] == [
+        ("Russia’s foreign ministry", "organisation"),
+        ("Security Council", "organisation"),
+        ("Russia", "country"),
+        ("Vladimir Putin", "person"),
+    ]

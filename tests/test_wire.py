@@ -72,6 +72,9 @@ def test_request_shows_numbered_sentences_and_a_schema_limited_to_them(llm, sett
     assert fmt["schema"]["properties"]["facts"]["items"]["enum"] == list(range(1, 14))
     assert fmt["schema"]["$defs"]["WireStance"]["properties"]["n"]["enum"] == list(range(1, 14))
     assert set(fmt["schema"]["properties"]) == {"headline", "summary", "facts", "participants", "stances"}
+    # A straight double quote would close the JSON string mid-sentence under a grammar.
+    assert fmt["schema"]["properties"]["summary"]["pattern"] == '^[^"]*[.!?]$'
+    assert fmt["schema"]["properties"]["headline"]["pattern"] == '^[^"]*$'
 
 
 def test_a_statement_is_its_sentence_without_the_dateline():
