@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from summariser.article import Article
 from summariser.cli import app
 from summariser.testing import error
 
@@ -197,3 +198,52 @@ def test_json_lines_output_has_an_error_record_for_each_failed_article(endpoint,
 
     shown = run_cli("runs", "show", "1", env=endpoint).stdout.decode() + run_cli("runs", "show", "2", env=endpoint).stdout.decode()
     assert "not valid JSON" in shown and "failed" in shown
+
+
+# -- item 7: an article is claimed in the store before the model is called ----------------------
+
+
+def test_two_processes_over_the_same_articles_and_store_pay_once(llm, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(12):
+        (inbox / f"a{i}.txt").write_text(f"Mayor Ann Lee of Springfield{i} opened bridge number {i} on Monday. Lee said it cost {i} million dollars.\n")
+    llm.latency_s = 0.15
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
+    env.update(SUMMARISER_HOME=os.environ["SUMMARISER_HOME"], OPENAI_BASE_URL=llm.base_url, SUMMARISER_MODEL="scripted",
+               SUMMARISER_DB=str(tmp_path / "shared.db"))
+    twins = [subprocess.Popen([sys.executable, "-m", "summariser", "summarise", str(inbox), "-j", "3", "--format", "json"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in twins]
+    assert [p.returncode for p in twins] == [0, 0], [o[1].decode() for o in outs]
+    assert all(len(o[0].decode().splitlines()) == 12 for o in outs)  # both get every summary
+    assert llm.chat_count == 12  # was ~24: each article paid by both
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "shared.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone()[0] == 12
+        assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+
+
+def test_a_claim_left_by_a_killed_process_does_not_hold_the_article(settings, seed_text, tmp_path):
+    import subprocess
+
+    from summariser.extract import Summariser
+    from summariser.store import Store
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with Store(tmp_path / "s.db") as store, Summariser(settings, store=store) as s:
+        article = Article(seed_text)
+        run_id = store.start_run(article=article, cache_key=s.key_for(article), prompt=s.prompt.ref,
+                                 prompt_sha256=s.prompt.sha256, model=s.model, endpoint="x", params={})
+        store._conn.execute("UPDATE runs SET pid = ? WHERE id = ?", (dead.pid, run_id))  # as if killed with -9
+        started = time.monotonic()
+        outcome = s.run(seed_text)
+        assert outcome.ok and time.monotonic() - started < 10
+        statuses = {r.id: r.status for r in store.list_runs()}
+    assert statuses[run_id] == "interrupted" and list(statuses.values()).count("ok") == 1
