@@ -72,11 +72,11 @@ class Settings:
         if self.mode not in OUTPUT_MODES:
             raise ConfigError(f"unknown output mode {self.mode!r}: use one of {', '.join(OUTPUT_MODES)}")
         if self.max_attempts < 1:
-            raise ConfigError("--max-attempts must be at least 1")
+            raise ConfigError("max_attempts must be at least 1: fix --max-attempts, SUMMARISER_MAX_ATTEMPTS or max_attempts in config.toml")
         if self.concurrency < 1:
-            raise ConfigError("--concurrency must be at least 1")
+            raise ConfigError("concurrency must be at least 1: fix --concurrency, SUMMARISER_CONCURRENCY or concurrency in config.toml")
         if self.max_chars < 1:
-            raise ConfigError("--max-chars must be at least 1")
+            raise ConfigError("max_chars must be at least 1: fix --max-chars, SUMMARISER_MAX_CHARS or max_chars in config.toml")
         if self.base_url is not None and urlsplit(self.base_url).scheme not in ("http", "https"):
             raise ConfigError(
                 f"base URL {self.base_url!r} is not an http(s) URL: set e.g. --base-url http://127.0.0.1:8000/v1"

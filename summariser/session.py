@@ -406,7 +406,7 @@ class Session(Generic[Draft]):
             self._record(sent, reply, exc.problems, repaired)
             if self.attempts_left <= 0 or exc.final:
                 if not exc.reask:
-                    raise self._failure(TruncationError, f"the reply was cut off at the token limit on the last attempt ({self.max_attempts}); raise --max-attempts or use a prompt made for small models", exc.problems) from None
+                    raise self._failure(TruncationError, f"the reply was cut off at the token limit on the last attempt ({self.max_attempts}); allow more attempts (--max-attempts; for batch files, at batch prepare) or use a prompt made for small models", exc.problems) from None
                 if self.attempts_left > 0:
                     message = f"the model sent the same rejected reply again, word for word, on attempt {len(self.attempts)}: {exc.problems[0]}"
                 else:

@@ -82,3 +82,15 @@ def test_options_that_change_the_result_are_part_of_the_cache_key(llm):
     assert run("--mode", "json_object").exit_code == 0 and llm.chat_count == 3
     assert run("--strict").exit_code == 0 and llm.chat_count == 3  # and each variant is cached in turn
     assert run("--max-attempts", "5").exit_code == 0 and llm.chat_count == 3  # retries do not change a success
+
+
+def test_a_bad_value_from_the_environment_names_every_place_it_can_come_from(clean_env: Path):
+    # eval has no --concurrency: the message must also name the variable and the config key
+    import pytest
+    from summariser.errors import ConfigError
+
+    with pytest.raises(ConfigError) as bad:
+        Settings.load(env={"SUMMARISER_CONCURRENCY": "0"})
+    assert bad.value.exit_code == 2
+    message = str(bad.value)
+    assert "SUMMARISER_CONCURRENCY" in message and "concurrency in config.toml" in message and "--concurrency" in message
