@@ -104,6 +104,13 @@ class LLMError(SummariserError):
         self.last_reply = last_reply
         self.errors = list(errors or [])
         self.attempt_log = list(attempt_log or [])
+        self.requests = 0  # HTTP requests behind a transport-level failure (set by the chat client)
+        self.elapsed_s = 0.0
+
+    def sent(self, requests: int, elapsed_s: float) -> "LLMError":
+        """Note how many requests, over how long, ended in this error (the chat client calls it)."""
+        self.requests, self.elapsed_s = requests, elapsed_s
+        return self
 
     def with_cost(self, *, attempts: int, usage: Any, attempt_log: list[Any] | None = None) -> "LLMError":
         """Attach the cost of the work done so far (used by the retry loop before re-raising)."""

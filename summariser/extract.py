@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 
 LOCAL_TIMEOUT_S = 900.0
+# How often a process waiting on an article another process has claimed looks for its result.
+CLAIM_POLL_S = 0.2
 
 
 @dataclass
@@ -159,19 +161,55 @@ class Summariser:
         hit = hit.model_copy(update={"provenance": hit.provenance.model_copy(update={"source": article.source_info()})})
         return Outcome(article, summary=hit, cached=True)
 
-    def _start_run(self, article: Article) -> int | None:
-        if self.store is None:
-            return None
-        self.store.save_article(article)
-        return self.store.start_run(
+    def _claim(self, article: Article, refresh: bool, waited: bool) -> int | Outcome | None:
+        """Claim the article in the store before any request: a run id, the result another
+        process finished meanwhile (an Outcome), or None while another live process holds it.
+
+        Once we have waited for another process, its fresh result is taken even with --refresh."""
+        assert self.store is not None
+        key = self.key_for(article)
+        run_id = self.store.claim_run(
             article=article,
-            cache_key=self.key_for(article),
+            cache_key=key,
+            refresh=refresh and not waited,
             prompt=self.prompt.ref,
             prompt_sha256=self.prompt.sha256,
             model=self.model,
             endpoint=self.endpoint().endpoint_host,
             params={"mode": self._mode or self.settings.mode, "max_attempts": self.settings.max_attempts, "strict": self.settings.strict},
         )
+        if run_id == 0:
+            hit = self.store.get_cached(key)
+            if hit is not None:
+                return Outcome(article, summary=hit, cached=True)
+            return self._claim(article, True, waited)  # a result that no longer validates: redo it
+        return run_id
+
+    def _start_run(self, article: Article, refresh: bool) -> int | Outcome | None:
+        """A run id (None without a store), or the Outcome another process produced while we waited."""
+        if self.store is None:
+            return None
+        waited = False
+        while (claimed := self._claim(article, refresh, waited)) is None:
+            waited = True
+            time.sleep(CLAIM_POLL_S)
+        return claimed
+
+    async def _astart_run(self, article: Article, refresh: bool) -> int | Outcome | None:
+        if self.store is None:
+            return None
+        waited = False
+        while (claimed := self._claim(article, refresh, waited)) is None:
+            waited = True
+            await asyncio.sleep(CLAIM_POLL_S)
+        return claimed
+
+    def _abandon(self, run_id: int | None) -> None:
+        if self.store is not None and run_id:
+            try:
+                self.store.abandon_run(run_id)
+            except SummariserError:
+                pass  # the store is unusable: the claim expires with this process anyway
 
     def _finish(self, run_id: int | None, session: Session, article: Article, started: float, exc: BaseException | None) -> Outcome:
         duration = time.monotonic() - started
@@ -213,8 +251,11 @@ class Summariser:
             self._mode = "json_object"
             session.set_mode("json_object")
             return ReplyRejected([str(exc)], reask=False)
+        replies = len(session.attempts)  # ``attempts`` counts replies received, as Provenance does
+        if exc.requests:  # no reply came back: the request and its error still go on record
+            session.record_failure(str(exc), requests=exc.requests, latency_s=exc.elapsed_s)
         if not exc.attempt_log:
-            exc.with_cost(attempts=len(session.attempts), usage=session.usage, attempt_log=session.attempts)
+            exc.with_cost(attempts=replies, usage=session.usage, attempt_log=session.attempts)
         return exc
 
     # -- sync --------------------------------------------------------------------------
@@ -226,12 +267,17 @@ class Summariser:
             return early
         if self.stopped is not None:
             return Outcome(article, error=self.stopped)
-        run_id = self._start_run(article)
+        run_id = self._start_run(article, refresh)
+        if isinstance(run_id, Outcome):
+            return run_id
         session, started = self._session(article), time.monotonic()
         try:
             self.converse(session, run_id=run_id)
         except SummariserError as exc:
             return self._finish(run_id, session, article, started, exc)
+        except BaseException:  # Ctrl-C, a cancelled task: release the claim, keep the attempts
+            self._abandon(run_id)
+            raise
         return self._finish(run_id, session, article, started, None)
 
     def converse(self, session: Session, *, run_id: int | None = None):
@@ -265,12 +311,17 @@ class Summariser:
             return early
         if self.stopped is not None:
             return Outcome(article, error=self.stopped)
-        run_id = self._start_run(article)
+        run_id = await self._astart_run(article, refresh)
+        if isinstance(run_id, Outcome):
+            return run_id
         session, started = self._session(article), time.monotonic()
         try:
             await self.aconverse(session, run_id=run_id)
         except SummariserError as exc:
             return self._finish(run_id, session, article, started, exc)
+        except BaseException:
+            self._abandon(run_id)
+            raise
         return self._finish(run_id, session, article, started, None)
 
     async def aconverse(self, session: Session, *, run_id: int | None = None):

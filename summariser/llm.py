@@ -268,7 +268,9 @@ class ChatClient:
                         except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
                             raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:
-            raise self._give_up(exc, tries, started) from None
+            raise self._give_up(exc, tries, started).sent(tries, time.monotonic() - started) from None
+        except LLMError as exc:
+            raise exc.sent(tries, time.monotonic() - started)
         return _to_reply(response, time.monotonic() - started, tries - 1)
 
     async def acomplete(self, body: dict[str, Any]) -> Reply:
@@ -285,7 +287,9 @@ class ChatClient:
                         except ValueError:
                             raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
         except Transient as exc:
-            raise self._give_up(exc, tries, started) from None
+            raise self._give_up(exc, tries, started).sent(tries, time.monotonic() - started) from None
+        except LLMError as exc:
+            raise exc.sent(tries, time.monotonic() - started)
         return _to_reply(response, time.monotonic() - started, tries - 1)
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 ARTICLE_SUMMARY_ID = f"urn:summariser:schema:article-summary:{SCHEMA_VERSION}"
 
 ParticipantKind = Literal["person", "organisation", "country", "place", "group", "other"]
@@ -333,6 +333,35 @@ class ArticleSummary(SummaryDraft):
         if not isinstance(values, list):
             return values
         return [v.model_dump() if isinstance(v, (KeyFact, Stance)) else v for v in values]
+
+
+ARTICLE_ERROR_ID = f"urn:summariser:schema:article-error:{SCHEMA_VERSION}"
+
+
+class ArticleErrorDetail(BaseModel):
+    """Why one article has no summary."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(description="The article's file or URL as given; null for stdin.")
+    kind: str = Field(description="The error class, e.g. 'SummaryFailed', 'TransportError', 'InputError'.")
+    message: str = Field(description="The one-line error, as printed after 'Error:'.")
+    attempts: int = Field(
+        description="Attempts recorded for this article, as `summariser runs show` lists them: each reply, and a request that got none (0: nothing was sent)."
+    )
+
+
+class ArticleError(BaseModel):
+    """The JSON Lines record ``summarise --format json`` prints for an article that failed, in
+    place of its summary, so a script can tell a failed article from a missing one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+        json_schema_extra={"$id": ARTICLE_ERROR_ID},
+    )
+
+    error: ArticleErrorDetail = Field(description="What went wrong.")
 
 
 def _strip_titles(node: Any) -> Any:

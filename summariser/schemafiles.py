@@ -17,13 +17,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from .files import atomic_write_text
-from .schema import ArticleSummary, Briefing, output_json_schema
+from .schema import ArticleError, ArticleSummary, Briefing, output_json_schema
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # File name -> the output model it publishes.
 PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
     "article-summary.schema.json": ArticleSummary,
+    "article-error.schema.json": ArticleError,
     "briefing.schema.json": Briefing,
 }
 

@@ -475,6 +475,7 @@ class Session(Generic[Draft]):
             return self._truncated(content)
         if not content:
             raise ReplyRejected(["the reply was empty: reply with the JSON object"])
+        repeated = bool(self._problems) and content == self._last_reply  # the rule of _check
         try:
             parsed = wire.WireReply.model_validate_json(content)
         except ValidationError as exc:
@@ -482,7 +483,7 @@ class Session(Generic[Draft]):
                 return self._truncated(content)
             self._last_reply = content
             self._problems = _json_problem(content) or _pydantic_problems(exc)
-            raise ReplyRejected(self._problems) from None
+            raise ReplyRejected(self._problems, final=repeated) from None
         self._last_reply = content
         return self._settle_refs(wire.dedupe(parsed), content, repeated=False)
 
@@ -575,6 +576,23 @@ class Session(Generic[Draft]):
             quotes_checked=grounding.quotes_checked,
         )
         return kept
+
+    def record_failure(self, message: str, *, requests: int = 1, latency_s: float = 0.0) -> None:
+        """A request that got no usable reply at all (a transport error ended it): kept as an
+        attempt with no reply and the error, so a failed run shows what it tried and why."""
+        self.attempts.append(
+            Attempt(
+                number=len(self.attempts) + 1,
+                messages=self.messages(),
+                reply=None,
+                finish_reason=None,
+                errors=[message],
+                usage=Usage(),
+                latency_s=round(latency_s, 4),
+                transport_retries=max(0, requests - 1),
+            )
+        )
+        self.transport_retries += max(0, requests - 1)
 
     def _record(self, sent: list[dict[str, str]], reply: Reply, problems: list[str], repaired: list[str] | None = None) -> None:
         self.requests.append(

@@ -542,31 +542,85 @@ class Store:
         ``prompt`` is ``name@version``; ``endpoint`` a host (a URL is cut down to its host);
         ``params`` the request settings (mode, max_attempts, temperature...), never a key.
         """
+        with self._write("start the run") as conn:
+            return self._insert_run(conn, article=article, cache_key=cache_key, prompt=prompt, prompt_sha256=prompt_sha256,
+                                    model=model, endpoint=endpoint, params=params)
+
+    def _insert_run(self, conn: sqlite3.Connection, *, article: Article, cache_key: str, prompt: str, prompt_sha256: str,
+                    model: str, endpoint: str, params: dict[str, Any]) -> int:
         _refuse_secrets(params)
         name, version = parse_prompt_ref(prompt)
         params_json = json.dumps(params, sort_keys=True, ensure_ascii=False, default=str)
-        with self._write("start the run") as conn:
-            self._upsert_article(conn, article)
-            cursor = conn.execute(
-                "INSERT INTO runs (cache_key, article_sha256, source, prompt, prompt_version, prompt_sha256, "
-                "model, endpoint, params, status, created_at, pid, host) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-                (
-                    cache_key,
-                    article.sha256,
-                    article.source,
-                    name,
-                    version,
-                    prompt_sha256,
-                    model,
-                    _endpoint_host(endpoint),
-                    params_json,
-                    _now(),
-                    os.getpid(),
-                    self._host,
-                ),
+        self._upsert_article(conn, article)
+        cursor = conn.execute(
+            "INSERT INTO runs (cache_key, article_sha256, source, prompt, prompt_version, prompt_sha256, "
+            "model, endpoint, params, status, created_at, pid, host) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+            (
+                cache_key,
+                article.sha256,
+                article.source,
+                name,
+                version,
+                prompt_sha256,
+                model,
+                _endpoint_host(endpoint),
+                params_json,
+                _now(),
+                os.getpid(),
+                self._host,
+            ),
+        )
+        return int(cursor.lastrowid)
+
+    # Runs this process holds open: a ``running`` row of our own pid not in here was left by an
+    # earlier, abandoned call (a cancelled task) and does not hold its article.
+    _live_runs: set[int] = set()
+
+    def _holds(self, row: sqlite3.Row, stale_before: str) -> bool:
+        """Does the ``running`` row still hold its article (a live process working on it)?"""
+        if row["created_at"] < stale_before:
+            return False
+        if row["host"] != self._host or row["pid"] is None:
+            return True
+        if row["pid"] == os.getpid():
+            return row["id"] in Store._live_runs
+        return not _pid_is_dead(row["pid"])
+
+    def claim_run(self, *, article: Article, cache_key: str, refresh: bool = False, **run: Any) -> int | None:
+        """Claim ``cache_key`` for this process and start its run, or say it is taken.
+
+        In one write transaction: when another live process is summarising the same cache key
+        (a ``running`` row whose pid lives, younger than ``INTERRUPTED_AFTER``) return None, so the
+        caller waits for that result instead of paying for it twice; when a result already
+        exists (and not ``refresh``) return 0; else mark dead claims interrupted and return the
+        new run's id (as ``start_run``)."""
+        stale_before = _timestamp(datetime.now(timezone.utc) - INTERRUPTED_AFTER)
+        with self._lock:
+            with self._write("claim the article") as conn:
+                if not refresh and conn.execute("SELECT 1 FROM results WHERE cache_key = ? LIMIT 1", (cache_key,)).fetchone():
+                    return 0
+                for row in conn.execute(
+                    "SELECT id, pid, host, created_at FROM runs WHERE cache_key = ? AND status = 'running'", (cache_key,)
+                ).fetchall():
+                    if self._holds(row, stale_before):
+                        return None
+                    conn.execute(
+                        "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? WHERE id = ?",
+                        (f"interrupted: process {row['pid']} no longer holds the article", _now(), row["id"]),
+                    )
+                run_id = self._insert_run(conn, article=article, cache_key=cache_key, **run)  # same transaction: no race
+            Store._live_runs.add(run_id)
+            return run_id
+
+    def abandon_run(self, run_id: int, reason: str = "interrupted before the run finished") -> None:
+        """Release a claim whose work stopped without a result (cancelled, interrupted)."""
+        Store._live_runs.discard(run_id)
+        with self._write("release the run") as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+                (f"interrupted: {reason}", _now(), run_id),
             )
-            return int(cursor.lastrowid)
 
     def add_attempt(self, run_id: int, attempt: Attempt) -> None:
         """Record one request/reply as soon as it happens (so a crash keeps it)."""
@@ -603,6 +657,7 @@ class Store:
     ) -> None:
         """Close a run: ``ok`` with its summary stored, or ``failed`` with ``error``."""
         status = "ok" if summary is not None else "failed"
+        Store._live_runs.discard(run_id)
         with self._write("finish the run") as conn:
             row = conn.execute("SELECT cache_key FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:

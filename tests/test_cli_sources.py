@@ -104,7 +104,9 @@ def test_fetch_timeout_gives_one_line_and_the_rest_go_on(web, endpoint):
     err = result.stderr.decode()
     assert result.returncode == 1
     assert f"Error: {web}/slow.html: timed out after 1s" in err and "--fetch-timeout" in err and "Traceback" not in err
-    assert len(result.stdout.decode().splitlines()) == 1  # the file was still summarised
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len([r for r in lines if "error" not in r]) == 1  # the file was still summarised
+    assert [r["error"]["path"] for r in lines if "error" in r] == [f"{web}/slow.html"]  # the URL failed
     assert time.monotonic() - started < 15
 
 

@@ -173,7 +173,9 @@ def test_an_empty_directory_is_reported_and_the_rest_summarised(endpoint, llm, t
     result = run_cli("summarise", str(SEED_ARTICLE), str(empty), str(notes), "--format", "json", "--no-store", env=endpoint)
     err = result.stderr.decode()
     assert result.returncode == 1, err  # some input gave nothing: exit 1, like an empty file
-    assert len(result.stdout.decode().splitlines()) == 1 and llm.chat_count == 1
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len([r for r in records if "error" not in r]) == 1 and llm.chat_count == 1
+    assert sorted(r["error"]["path"] for r in records if "error" in r) == sorted([str(empty), str(notes)])
     errors = [line for line in err.splitlines() if line.startswith("Error:")]
     assert len(errors) == 2 and str(empty) in errors[0] + errors[1] and str(notes) in errors[0] + errors[1]
     assert "Traceback" not in err

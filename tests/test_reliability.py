@@ -14,6 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from summariser.article import Article
 from summariser.cli import app
 from summariser.testing import error
 
@@ -149,3 +150,100 @@ def test_retry_budget_help_names_its_variable():
         (param,) = [p for p in command.params if "--retry-budget" in p.opts]
         assert "SUMMARISER_RETRY_BUDGET" in param.help
         assert "--retry-budget" in CliRunner().invoke(app, [*path, "--help"]).output
+
+
+# -- item 11: a failed run keeps what it tried; JSON output says which article failed ------------
+
+
+def test_a_transport_failure_is_stored_with_its_request_and_error(llm, settings, seed_text, tmp_path):
+    from dataclasses import replace
+
+    from summariser.extract import Summariser
+    from summariser.store import Store
+
+    llm.responder = lambda body: error(500)
+    with Store(tmp_path / "s.db") as store, Summariser(replace(settings, retry_budget_s=3.0), store=store) as s:
+        outcome = s.run(seed_text)
+        assert outcome.error is not None and outcome.error.attempts == 0  # replies received, as before
+        (row,) = store.list_runs()
+        detail = store.get_run(row.id)
+    assert row.status == "failed" and row.attempts == 1 and "answered 500" in row.error
+    (attempt,) = detail.attempts
+    assert attempt.reply is None and "answered 500" in attempt.errors[0]
+    assert attempt.transport_retries == llm.chat_count - 1 >= 1
+
+
+def test_json_lines_output_has_an_error_record_for_each_failed_article(endpoint, llm, tmp_path):
+    from summariser.schema import ArticleError, ArticleSummary
+    from summariser.testing import grounded_responder, reply
+
+    failing = Path(ARTICLES[0]).read_text(encoding="utf-8").strip()[:200]
+
+    def responder(body):
+        asked = " ".join(str(m.get("content")) for m in body["messages"])
+        return reply("not json") if failing in asked else grounded_responder(body)
+
+    llm.responder = responder
+    missing = tmp_path / "missing.txt"
+    result = run_cli("summarise", ARTICLES[0], ARTICLES[1], str(missing), "--format", "json", env=endpoint)
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    errors = [ArticleError.model_validate(r).error for r in records if "error" in r]
+    summaries = [ArticleSummary.model_validate(r) for r in records if "error" not in r]
+    assert [s.provenance.source.path for s in summaries] == [ARTICLES[1]]
+    by_path = {e.path: e for e in errors}
+    assert by_path[ARTICLES[0]].kind == "SummaryFailed" and by_path[ARTICLES[0]].attempts == 2
+    assert "not valid JSON" in by_path[ARTICLES[0]].message
+    assert by_path[str(missing)].kind == "InputError" and by_path[str(missing)].attempts == 0
+
+    shown = run_cli("runs", "show", "1", env=endpoint).stdout.decode() + run_cli("runs", "show", "2", env=endpoint).stdout.decode()
+    assert "not valid JSON" in shown and "failed" in shown
+
+
+# -- item 7: an article is claimed in the store before the model is called ----------------------
+
+
+def test_two_processes_over_the_same_articles_and_store_pay_once(llm, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for i in range(12):
+        (inbox / f"a{i}.txt").write_text(f"Mayor Ann Lee of Springfield{i} opened bridge number {i} on Monday. Lee said it cost {i} million dollars.\n")
+    llm.latency_s = 0.15
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
+    env.update(SUMMARISER_HOME=os.environ["SUMMARISER_HOME"], OPENAI_BASE_URL=llm.base_url, SUMMARISER_MODEL="scripted",
+               SUMMARISER_DB=str(tmp_path / "shared.db"))
+    twins = [subprocess.Popen([sys.executable, "-m", "summariser", "summarise", str(inbox), "-j", "3", "--format", "json"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in twins]
+    assert [p.returncode for p in twins] == [0, 0], [o[1].decode() for o in outs]
+    assert all(len(o[0].decode().splitlines()) == 12 for o in outs)  # both get every summary
+    assert llm.chat_count == 12  # was ~24: each article paid by both
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "shared.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'ok'").fetchone()[0] == 12
+        assert conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0] == 0
+
+
+def test_a_claim_left_by_a_killed_process_does_not_hold_the_article(settings, seed_text, tmp_path):
+    import subprocess
+
+    from summariser.extract import Summariser
+    from summariser.store import Store
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with Store(tmp_path / "s.db") as store, Summariser(settings, store=store) as s:
+        article = Article(seed_text)
+        run_id = store.start_run(article=article, cache_key=s.key_for(article), prompt=s.prompt.ref,
+                                 prompt_sha256=s.prompt.sha256, model=s.model, endpoint="x", params={})
+        store._conn.execute("UPDATE runs SET pid = ? WHERE id = ?", (dead.pid, run_id))  # as if killed with -9
+        started = time.monotonic()
+        outcome = s.run(seed_text)
+        assert outcome.ok and time.monotonic() - started < 10
+        statuses = {r.id: r.status for r in store.list_runs()}
+    assert statuses[run_id] == "interrupted" and list(statuses.values()).count("ok") == 1

@@ -21,6 +21,7 @@ from ..files import atomic_write_text
 from ..collect import Collector
 from ..endpoint import explain_error
 from ..evidence import render_evidence_html
+from ..schema import ArticleError, ArticleErrorDetail
 from ..sources import DIRECTORY_HELP
 from ._common import (
     SOURCES_HELP,
@@ -137,6 +138,8 @@ def summarise_command(
     for failure in collection.failures:
         failures += 1
         err_console.print(f"[bold red]Error:[/] {escape(failure.source)}: {escape(failure.reason)}")
+        if as_json:
+            _print_error_record(failure.source, "InputError", failure.reason, 0)
     for article, first in collection.duplicates:
         again = "given more than once" if first == article.label else f"the same article as {first}"
         err_console.print(f"Skipped {escape(article.label)}: {escape(again)}.")
@@ -158,7 +161,11 @@ def summarise_command(
                 finished += 1
                 if outcome.error is not None:
                     failures += 1
-                    _report_failure(outcome, settings)
+                    message = _report_failure(outcome, settings)
+                    if as_json:
+                        error = outcome.error
+                        tried = len(getattr(error, "attempt_log", None) or []) or getattr(error, "attempts", 0) or 0
+                        _print_error_record(outcome.article.source, type(error).__name__, message, tried)
                     continue
                 assert outcome.summary is not None
                 succeeded += 1
@@ -200,7 +207,8 @@ def _interrupted_message(finished: int, total: int, *, kept: bool, out: Path | N
     return f"Interrupted: {finished} of {total} article(s) done{where}, {total - finished} not finished; {again}."
 
 
-def _report_failure(outcome: Outcome, settings) -> None:
+def _report_failure(outcome: Outcome, settings) -> str:
+    """Print the article's one-line error; return the message (without the label)."""
     exc = outcome.error
     label = outcome.article.label
     cost = ""
@@ -208,7 +216,16 @@ def _report_failure(outcome: Outcome, settings) -> None:
         usage = getattr(exc, "usage", None)
         tokens = f", {usage.total_tokens:,} tokens" if usage is not None else ""
         cost = f" ({exc.attempts} attempt{'s' if exc.attempts != 1 else ''}{tokens})"
-    err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(explain_error(exc, settings))}{cost}")
+    message = explain_error(exc, settings)
+    err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(message)}{cost}")
+    return message
+
+
+def _print_error_record(path: str | None, kind: str, message: str, attempts: int) -> None:
+    """In JSON Lines output a failed article is a line too (schemas/article-error.schema.json),
+    so a script can tell failed from missing."""
+    record = ArticleError(error=ArticleErrorDetail(path=path, kind=kind, message=message, attempts=attempts))
+    print_json(record.model_dump(mode="json"))
 
 
 def _run_all(summariser: Summariser, articles: list, *, refresh: bool):
