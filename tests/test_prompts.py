@@ -155,3 +155,13 @@ def test_ner_hints_without_spacy_fail_with_what_to_install(tmp_path, monkeypatch
                             "Another text about Carla Duarte in Lisbon.", tmp_path)
     finally:
         ner.load_spacy.cache_clear()
+
+
+def test_prompts_list_marks_the_default_not_the_newest():
+    from typer.testing import CliRunner
+
+    from summariser.cli.prompts import app
+
+    out = CliRunner().invoke(app, ["list"], env={"COLUMNS": "200"}).output
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│") and "article@" in line}
+    assert rows["article@2"] == "yes" and rows["article@6"] == ""
