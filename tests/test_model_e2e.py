@@ -44,13 +44,15 @@ def test_seed_article_offline_gives_a_grounded_summary_naming_wang_yi_and_lavrov
     assert p.endpoint.startswith("127.0.0.1:") and p.model == "qwen2.5-coder-1.5b-instruct-q4_k_m"
     assert p.usage.total_tokens > 0 and 1 <= p.attempts <= 3
 
-    # Fully grounded: every quote left in the summary is in the article, every name occurs in it.
+    # Fully grounded: every quote left in the summary is in the article, and every participant is
+    # found in it by its name or an alias. Names are tidied after grounding (names.py), so a country
+    # may carry its own name ("United States") with the article's words ("Washington") as aliases.
     article = ArticleText(SEED_ARTICLE.read_text(encoding="utf-8"))
     quotes = [f.quote for f in summary.key_facts] + [s.quote for s in summary.stances]
     assert summary.key_facts, "no key fact survived grounding"
     assert all(article.find_quote(q) for q in quotes)
     assert {q.quote for q in summary.grounding.verified} == set(quotes)
-    assert all(article.has_name(n) for person in summary.participants for n in [person.name, *person.aliases])
+    assert all(any(article.has_name(n) for n in [person.name, *person.aliases]) for person in summary.participants)
 
     names = {normalise(n) for person in summary.participants for n in [person.name, *person.aliases]}
     assert "wang yi" in names, json.dumps([x.model_dump() for x in summary.participants])
