@@ -364,18 +364,18 @@ class ArticleError(BaseModel):
     error: ArticleErrorDetail = Field(description="What went wrong.")
 
 
-def _strip_titles(node: Any) -> Any:
+def strip_titles(node: Any) -> Any:
     if isinstance(node, dict):
-        return {k: _strip_titles(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
+        return {k: strip_titles(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
     if isinstance(node, list):
-        return [_strip_titles(v) for v in node]
+        return [strip_titles(v) for v in node]
     return node
 
 
 @cache
 def draft_json_schema() -> dict[str, Any]:
     """The JSON Schema sent to the model (strict-mode compatible, titles stripped to save tokens)."""
-    return _strip_titles(SummaryDraft.model_json_schema())
+    return strip_titles(SummaryDraft.model_json_schema())
 
 
 def evidence_last(schema: dict[str, Any]) -> dict[str, Any]:
@@ -639,7 +639,7 @@ class Briefing(BriefingDraft):
 @cache
 def briefing_draft_json_schema() -> dict[str, Any]:
     """The JSON Schema of ``BriefingDraft`` sent to the model (strict-mode, titles stripped)."""
-    return _strip_titles(BriefingDraft.model_json_schema())
+    return strip_titles(BriefingDraft.model_json_schema())
 
 
 @cache
@@ -650,7 +650,7 @@ def briefing_draft_schema_text() -> str:
 @cache
 def story_draft_json_schema() -> dict[str, Any]:
     """The JSON Schema of ``StoryDraft`` sent to the model (strict-mode, titles stripped)."""
-    return _strip_titles(StoryDraft.model_json_schema())
+    return strip_titles(StoryDraft.model_json_schema())
 
 
 @cache

@@ -421,11 +421,11 @@ class Session(Generic[Draft]):
         return draft
 
     def _check(self, reply: Reply) -> Draft:
-        if self.refs:
-            return self._check_refs(reply)
         if reply.refusal:
             raise RefusalError(f"the model refused: {reply.refusal.strip()[:200]}")
         content = (reply.content or "").strip()
+        if self.refs and self._repair and self._wire is not None:
+            return self._check_repair(reply, content)
         if reply.finish_reason == "length":
             return self._truncated(content)
         if not content:
@@ -435,18 +435,11 @@ class Session(Generic[Draft]):
         # temperature). Grounding problems are settled by keeping the grounded items now, not
         # after another whole reply; a repeated schema error or floor failure ends the run now.
         repeated = bool(self._problems) and content == self._last_reply
-        # A reply that loops is only looked for once it fails (the check costs more than parsing,
-        # and a loop that still validates is cut by the schema's caps anyway).
-        # pydantic parses and validates in one pass (faster than json.loads + model_validate);
-        # json.loads runs only on a broken reply, for the line/column the re-ask message gives.
-        try:
-            draft = self.task.output_model.model_validate_json(content)
-        except ValidationError as exc:
-            if _runs_on(content[-400:]):
-                return self._truncated(content)
+        if self.refs:
+            parsed = self._validated(content, wire.WireReply, repeated=repeated)
             self._last_reply = content
-            self._problems = _json_problem(content) or _pydantic_problems(exc)
-            raise ReplyRejected(self._problems, final=repeated) from None
+            return self._settle_refs(wire.dedupe(parsed), content, repeated=False)
+        draft = self._validated(content, self.task.output_model, repeated=repeated)
         self._last_reply = content
         grounding = self.task.check(draft)
         if grounding.problems and (self.strict or (self.attempts_left > 1 and not repeated)):
@@ -464,29 +457,23 @@ class Session(Generic[Draft]):
             raise ReplyRejected(below, final=repeated)
         return kept
 
-    # -- evidence by reference: whole replies, then repairs of the failed items only ---------
-    def _check_refs(self, reply: Reply) -> Draft:
-        if reply.refusal:
-            raise RefusalError(f"the model refused: {reply.refusal.strip()[:200]}")
-        content = (reply.content or "").strip()
-        if self._repair and self._wire is not None:
-            return self._check_repair(reply, content)
-        if reply.finish_reason == "length":
-            return self._truncated(content)
-        if not content:
-            raise ReplyRejected(["the reply was empty: reply with the JSON object"])
-        repeated = bool(self._problems) and content == self._last_reply  # the rule of _check
+    def _validated(self, content: str, model: type[BaseModel], *, repeated: bool) -> Any:
+        """``content`` parsed and validated as ``model``, or raise: a looping reply as truncation,
+        any other invalid reply as ReplyRejected with its problems (final when it is a repeat)."""
+        # A reply that loops is only looked for once it fails (the check costs more than parsing,
+        # and a loop that still validates is cut by the schema's caps anyway).
+        # pydantic parses and validates in one pass (faster than json.loads + model_validate);
+        # json.loads runs only on a broken reply, for the line/column the re-ask message gives.
         try:
-            parsed = wire.WireReply.model_validate_json(content)
+            return model.model_validate_json(content)
         except ValidationError as exc:
             if _runs_on(content[-400:]):
                 return self._truncated(content)
             self._last_reply = content
             self._problems = _json_problem(content) or _pydantic_problems(exc)
             raise ReplyRejected(self._problems, final=repeated) from None
-        self._last_reply = content
-        return self._settle_refs(wire.dedupe(parsed), content, repeated=False)
 
+    # -- evidence by reference: whole replies, then repairs of the failed items only ---------
     def _check_repair(self, reply: Reply, content: str) -> Draft:
         """A repair reply: merge its replacements in, or, when it is unusable, keep asking for the
         same items while attempts remain; the whole reply so far is never lost to a bad repair."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schema import ParticipantKind, StancePosition, SummaryDraft, trim_text
+from .schema import ParticipantKind, StancePosition, SummaryDraft, strip_titles, trim_text
 from .sentences import quote_for, split_sentences
 
 REPLY_SCHEMA_NAME = "article_refs"
@@ -92,14 +92,6 @@ class WireRepair(_Wire):
     stances: list[WireStance] = Field(default_factory=list)
 
 
-def _strip_titles(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _strip_titles(v) for k, v in node.items() if k != "title" or not isinstance(v, str)}
-    if isinstance(node, list):
-        return [_strip_titles(v) for v in node]
-    return node
-
-
 def _with_sentences(schema: dict[str, Any], sentences: int | None) -> dict[str, Any]:
     """The schema with every sentence number limited to 1..``sentences`` (the grammar then
     cannot cite a sentence that does not exist)."""
@@ -119,7 +111,7 @@ def _with_sentences(schema: dict[str, Any], sentences: int | None) -> dict[str, 
 
 def reply_schema(sentences: int | None = None) -> dict[str, Any]:
     """The JSON Schema of a whole reply (strict-mode compatible)."""
-    return _with_sentences(_strip_titles(WireReply.model_json_schema()), sentences)
+    return _with_sentences(strip_titles(WireReply.model_json_schema()), sentences)
 
 
 def schema_text() -> str:
@@ -130,7 +122,7 @@ def schema_text() -> str:
 def repair_schema(counts: dict[str, int], sentences: int | None = None) -> dict[str, Any]:
     """The schema of a repair reply: only the lists that have failed items, each holding at
     most as many replacements as failed (none is forced: no replacement drops the item)."""
-    schema = _strip_titles(WireRepair.model_json_schema())
+    schema = strip_titles(WireRepair.model_json_schema())
     props = {}
     for key in ("facts", "participants", "stances"):
         if counts.get(key):
