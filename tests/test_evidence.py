@@ -4,7 +4,6 @@ ways to its fact or stance, kept-out items, provenance; escaped, scriptless, pho
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,9 +14,9 @@ from summariser.evidence import pieces_of, quote_spans, render_evidence_html
 from summariser.schema import ArticleSummary
 
 from cliutil import run_cli
+from browser import CHROMIUM, FLAGS, measure
 from conftest import SEED_ARTICLE
 
-CHROMIUM = Path("/usr/bin/chromium")
 XSS = "<script>alert(1)</script>"
 TEXT = (
     "Mayor Carla Duarte said on Friday the harbour of Sines would reopen. "
@@ -152,13 +151,6 @@ parent.postMessage(JSON.stringify({
   summaryFirst: document.getElementById("summary").getBoundingClientRect().top < document.getElementById("article").getBoundingClientRect().top,
 }), "*");
 </script>"""
-HOST = """<!doctype html><html><body style="margin:0">
-<iframe src="{src}" style="border:0;width:{width}px;height:900px"></iframe><pre id="metrics"></pre>
-<script>window.addEventListener("message", e => {{ document.getElementById("metrics").textContent = e.data; }});</script>
-</body></html>"""
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", [1280, 390])
@@ -176,17 +168,7 @@ def test_headless_browser_at_desktop_and_phone_width(tmp_path, width):
     dom = subprocess.run([str(CHROMIUM), *FLAGS, profile, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120, check=False).stdout
     assert "<script>" not in dom and "<img" not in dom and "Sines reopens" in dom
-    # Laid out at the exact width in an iframe (headless windows are at least 500 px wide); the
-    # page runs no script of its own, so a copy without the CSP carries the measuring one.
-    probe = tmp_path / f"probe-{width}.html"
-    probe.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", MEASURE + "</body>"), encoding="utf-8")
-    host = tmp_path / f"host-{width}.html"
-    host.write_text(HOST.format(src=probe.name, width=width), encoding="utf-8")
-    dom = subprocess.run([str(CHROMIUM), *FLAGS, profile, f"--window-size={width + 100},1000", "--virtual-time-budget=5000",
-                          "--dump-dom", host.as_uri()], capture_output=True, text=True, timeout=120, check=False).stdout
-    found = re.search(r'<pre id="metrics">(.*?)</pre>', dom, re.S)
-    assert found and found.group(1), dom[:300]
-    m = json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&"))
+    m = measure(html, width, tmp_path, MEASURE)  # at the exact width (tests/browser.py)
     assert m["innerWidth"] == width and m["scrollWidth"] <= width, f"the page scrolls sideways at {width} px: {m}"
     assert m["marks"] >= 4 and m["refs"] >= 4 and m["scripts"] == 1  # only the probe's own script
     assert m["summaryFirst"] == (width < 820)  # on a phone the summary comes first, the article below

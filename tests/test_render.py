@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +23,8 @@ from summariser.schema import (
     output_json_schema,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
+from browser import CHROMIUM, measure
+
 XSS = "<script>alert(1)</script>"
 
 
@@ -232,34 +232,9 @@ parent.postMessage(JSON.stringify({
 }), "*");
 </script>"""
 
-# Headless Chromium lays a window out at 500 px at least: the page is measured in an iframe of the
-# exact width, whose findings come back by postMessage into the host page that --dump-dom prints.
-HOST = """<!doctype html><html><body style="margin:0">
-<iframe src="{src}" style="border:0;width:{width}px;height:900px"></iframe><pre id="metrics"></pre>
-<script>window.addEventListener("message", e => {{ document.getElementById("metrics").textContent = e.data; }});</script>
-</body></html>"""
-
-
 def _measure(html: str, width: int, tmp_path: Path) -> dict:
-    """Lay the page out in headless Chromium at ``width`` px and measure it.
-
-    The page itself runs no script (its CSP forbids it): this copy drops the CSP and appends
-    the measuring script, which writes its findings into the DOM that --dump-dom prints."""
-    probe = tmp_path / f"probe-{width}.html"
-    probe.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", html).replace("</body>", MEASURE + "</body>"),
-                     encoding="utf-8")
-    page = tmp_path / f"host-{width}.html"
-    page.write_text(HOST.format(src=probe.name, width=width), encoding="utf-8")
-    dom = subprocess.run([str(CHROMIUM), *_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={width + 100},1000",
-                          "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=False).stdout
-    found = re.search(r'<pre id="metrics">(.*?)</pre>', dom, re.S)
-    assert found and found.group(1), f"the measuring script did not run: {dom[:300]}"
-    return json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&"))
-
-
-_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    """Lay the page out in headless Chromium at ``width`` px and measure it (tests/browser.py)."""
+    return measure(html, width, tmp_path, MEASURE)
 
 
 @pytest.mark.browser
