@@ -276,7 +276,7 @@ class Collector:
                 result.failures.append(outcome)
                 continue
             for article in outcome:
-                url = _url_key(article.source)
+                url = url_key(article.source)
                 first = (by_url.get(url) if url else None) or by_hash.get(article.sha256)
                 if first is not None:
                     result.duplicates.append((article, first))
@@ -298,11 +298,12 @@ def _sniff_feed(path: Path) -> bool:
     return head.lstrip().startswith("<?xml") and _looks_like_feed(head)
 
 
-def _url_key(source: str | None) -> str | None:
-    """URLs compare equal without their #fragment or a trailing slash."""
+def url_key(source: str | None) -> str | None:
+    """URLs compare equal without surrounding space, their #fragment or a trailing slash; None
+    for a source that is not a URL."""
     if not source or not is_url(source):
         return None
-    url = urldefrag(source).url
+    url = urldefrag(source.strip()).url
     return url.rstrip("/") or url
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-__all__ = ["Country", "CountryMatch", "country_names", "lookup_country"]
+__all__ = ["Country", "CountryMatch", "lookup_country"]
 
 Relation = Literal["name", "capital", "demonym"]
 
@@ -142,8 +142,3 @@ def lookup_country(name: str) -> CountryMatch | None:
     """The country ``name`` stands for and how, or None: "Moscow" -> Russia by its capital,
     "U.S." -> United States by name, "Chinese" -> China by its demonym."""
     return _index().get(_key(name))
-
-
-def country_names() -> dict[str, Country]:
-    """Every country by its name."""
-    return {country.name: country for country in _countries()}

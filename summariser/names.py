@@ -432,7 +432,8 @@ def candidates(text: str, *, use_spacy: bool | None = None, limit: int | None = 
 
     ``use_spacy``: None = spaCy's entities when spaCy and its model are installed, True =
     required (a SummariserError says what to install), False = capitalised phrases only.
-    Cached by text, so a prompt's hints and the normalisation after grounding share the work.
+    Cached by text and ``use_spacy`` (the normalisation after grounding always runs without
+    spaCy, so it has its own entry).
     """
     if use_spacy is None:
         use_spacy = _spacy_available()
@@ -455,11 +456,14 @@ def _candidates(text: str, use_spacy: bool) -> tuple[Candidate, ...]:
     return tuple(_candidate(g) for g in groups)
 
 
-def candidate_hints(text: str, *, limit: int = 25, use_spacy: bool | None = None) -> list[str]:
+def candidate_hints(
+    text: str, *, limit: int = 25, use_spacy: bool | None = None, found: Sequence[Candidate] | None = None
+) -> list[str]:
     """The candidates as a prompt lists them, each by the name the article writes and its kind
-    ("Russia (country; also Moscow, Russian)"), so a model picks and labels instead of spelling."""
+    ("Russia (country; also Moscow, Russian)"), so a model picks and labels instead of spelling.
+    ``found``: candidates already made for ``text`` (the first ``limit`` are used)."""
     hints = []
-    for cand in candidates(text, use_spacy=use_spacy, limit=limit):
+    for cand in (found[:limit] if found is not None else candidates(text, use_spacy=use_spacy, limit=limit)):
         others = [a for a in cand.names if a != cand.mention][:3]
         also = f"; also {', '.join(others)}" if others else ""
         hints.append(f"{cand.mention} ({cand.kind}{also})")

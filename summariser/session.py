@@ -139,7 +139,7 @@ class ArticleTask:
             found = candidates(self.citable, limit=MAX_CANDIDATE_HINTS)
             names = [c.mention for c in found]
             # "Russia (country; also Russian, Moscow)": each candidate with its kind and other names.
-            extra = {"candidates": found, "candidate_hints": candidate_hints(self.citable, limit=MAX_CANDIDATE_HINTS)}
+            extra = {"candidates": found, "candidate_hints": candidate_hints(self.citable, limit=MAX_CANDIDATE_HINTS, found=found)}
         elif prompt.hints == "ner":
             from .ner import hint_names
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urldefrag, urlsplit
 
+from .collect import url_key
 from .errors import InputError
 from .files import atomic_write_text
 from .schema import Briefing, BriefingArticle, BriefingChanges, DroppedStory, Story
@@ -34,16 +34,9 @@ class PreviousBriefing:
     stories: list[tuple[str, set[str]]] = field(default_factory=list)  # (headline, article keys)
 
 
-def _url_key(source: str | None) -> str | None:
-    if not source or urlsplit(source).scheme not in ("http", "https"):
-        return None
-    url = urldefrag(source.strip()).url
-    return url.rstrip("/") or url
-
-
 def article_keys(sha256: str | None, source: str | None) -> set[str]:
     keys = {f"sha:{sha256}"} if sha256 else set()
-    url = _url_key(source)
+    url = url_key(source)
     return keys | ({f"url:{url}"} if url else set())
 
 
