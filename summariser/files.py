@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "fsync_directory", "remove_stale_temp_files"]
+__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_text", "fsync_directory", "pid_is_dead", "remove_stale_temp_files"]
 
 # mkstemp makes the temp file private (0o600); outputs and caches are ordinary readable files.
 DEFAULT_PERMISSIONS = 0o644
@@ -32,7 +32,8 @@ _cleaned: set[str] = set()
 _cleaned_lock = threading.Lock()
 
 
-def _process_gone(pid: int) -> bool:
+def pid_is_dead(pid: int) -> bool:
+    """True only when no process ``pid`` exists on this host (alive, or unknown, is False)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -60,7 +61,7 @@ def remove_stale_temp_files(directory: Path | str, *, stale_after_s: float = STA
         except OSError:
             continue
         pid = match.group("pid")
-        if (pid is not None and int(pid) != os.getpid() and _process_gone(int(pid))) or age > stale_after_s:
+        if (pid is not None and int(pid) != os.getpid() and pid_is_dead(int(pid))) or age > stale_after_s:
             with suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

@@ -40,6 +40,7 @@ from pydantic import ValidationError
 
 from .article import Article
 from .errors import ConfigError, StoreError
+from .files import pid_is_dead
 from .redaction import redact
 from .schema import ArticleSummary, Attempt, Usage
 
@@ -238,16 +239,6 @@ def _refuse_secrets(value: Any, where: str = "params") -> None:
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             _refuse_secrets(item, f"{where}[{index}]")
-
-
-def _pid_is_dead(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OSError):
-        return False
-    return False
 
 
 @dataclass(frozen=True)
@@ -464,7 +455,7 @@ class Store:
         rows = self._read("SELECT id, pid, host, created_at FROM runs WHERE status = 'running'")
         marked = 0
         for row in rows:
-            if row["host"] == self._host and row["pid"] is not None and _pid_is_dead(row["pid"]):
+            if row["host"] == self._host and row["pid"] is not None and pid_is_dead(row["pid"]):
                 reason = f"interrupted: process {row['pid']} ended before the run finished"
             elif row["created_at"] < stale_before:
                 reason = f"interrupted: still running after {older_than}, its process is presumed gone"
@@ -585,7 +576,7 @@ class Store:
             return True
         if row["pid"] == os.getpid():
             return row["id"] in Store._live_runs
-        return not _pid_is_dead(row["pid"])
+        return not pid_is_dead(row["pid"])
 
     def claim_run(self, *, article: Article, cache_key: str, refresh: bool = False, **run: Any) -> int | None:
         """Claim ``cache_key`` for this process and start its run, or say it is taken.
@@ -912,9 +903,10 @@ class Store:
                         conn.execute(self._BATCH_REQUEST_SQL, self._batch_request_params(record.successor, now))
                     applied += cursor.rowcount
                     continue
+                error = redact(record.error)
                 cursor = conn.execute(
                     "UPDATE batch_requests SET status = ?, error = ?, updated_at = ? WHERE custom_id = ? AND status = 'pending'",
-                    (record.status, redact(record.error), now, request.custom_id),
+                    (record.status, error, now, request.custom_id),
                 )
                 if not cursor.rowcount:
                     continue
@@ -930,7 +922,7 @@ class Store:
                         request.cache_key, request.article_sha256, request.source, name, version,
                         request.prompt_sha256, request.model, _endpoint_host(record.endpoint),
                         json.dumps(request.params | {"batch": request.custom_id}, sort_keys=True),
-                        "ok" if record.status == "done" else "failed", redact(record.error), len(record.attempts),
+                        "ok" if record.status == "done" else "failed", error, len(record.attempts),
                         usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, record.duration_s,
                         request.started_at or now, now, os.getpid(), self._host,
                     ),
