@@ -14,8 +14,10 @@ A re-ask names only the items that failed and asks for replacements of those alo
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -109,9 +111,15 @@ def _with_sentences(schema: dict[str, Any], sentences: int | None) -> dict[str, 
     return dict(schema, properties=properties, **({"$defs": defs} if defs else {}))
 
 
+@cache
+def _base_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema without titles, made once (every request needs one)."""
+    return strip_titles(model.model_json_schema())
+
+
 def reply_schema(sentences: int | None = None) -> dict[str, Any]:
-    """The JSON Schema of a whole reply (strict-mode compatible)."""
-    return _with_sentences(strip_titles(WireReply.model_json_schema()), sentences)
+    """The JSON Schema of a whole reply (strict-mode compatible); a new dict on every call."""
+    return _with_sentences(copy.deepcopy(_base_schema(WireReply)), sentences)
 
 
 def schema_text() -> str:
@@ -122,7 +130,7 @@ def schema_text() -> str:
 def repair_schema(counts: dict[str, int], sentences: int | None = None) -> dict[str, Any]:
     """The schema of a repair reply: only the lists that have failed items, each holding at
     most as many replacements as failed (none is forced: no replacement drops the item)."""
-    schema = strip_titles(WireRepair.model_json_schema())
+    schema = _base_schema(WireRepair)  # only read: the repair schema is built from new dicts
     props = {}
     for key in ("facts", "participants", "stances"):
         if counts.get(key):
