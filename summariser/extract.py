@@ -179,9 +179,9 @@ class Summariser:
             params={"mode": self._mode or self.settings.mode, "max_attempts": self.settings.max_attempts, "strict": self.settings.strict},
         )
         if run_id == 0:
-            hit = self.store.get_cached(key)
+            hit = self._cached(article, refresh=False)  # the same cache read as before the claim
             if hit is not None:
-                return Outcome(article, summary=hit, cached=True)
+                return hit
             return self._claim(article, True, waited)  # a result that no longer validates: redo it
         return run_id
 

@@ -247,3 +247,19 @@ def test_a_claim_left_by_a_killed_process_does_not_hold_the_article(settings, se
         assert outcome.ok and time.monotonic() - started < 10
         statuses = {r.id: r.status for r in store.list_runs()}
     assert statuses[run_id] == "interrupted" and list(statuses.values()).count("ok") == 1
+
+
+def test_a_result_found_at_claim_time_describes_the_source_as_read_now(seed_text, tmp_path):
+    """Another process finished the article between our cache read and our claim: the result we
+    take from the claim is described like any cached one (this run's source, not the other's)."""
+    from summariser.store import Store
+    from summariser.testing import FakeModel
+
+    fake = FakeModel()
+    with Store(tmp_path / "runs.sqlite") as store:
+        with fake.summariser(store=store) as first:
+            assert first.run(Article(seed_text, source="elsewhere/first.txt")).ok
+        with fake.summariser(store=store) as second:
+            claimed = second._claim(Article(seed_text, source="mine/second.txt"), refresh=False, waited=False)
+    assert claimed.cached and claimed.summary.provenance.source.path == "mine/second.txt"
+    assert fake.chat_count == 1
