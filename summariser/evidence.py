@@ -23,6 +23,7 @@ from typing import Any
 import jinja2
 
 from .files import atomic_write_text
+from .redaction import redact
 from .render import safe_url, shown
 from .schema import ArticleSummary
 
@@ -130,7 +131,8 @@ def _provenance(summary: ArticleSummary) -> list[tuple[str, str]]:
 
 
 def render_evidence_html(summary: ArticleSummary, text: str) -> str:
-    """The page for ``summary`` of ``text`` (the article text as summarised)."""
+    """The page for ``summary`` of ``text`` (the article text as summarised), with key-shaped
+    text redacted like every other export (the page shows model replies and the article)."""
     spans = quote_spans(summary, len(text)) + name_spans(summary, text)
     located = {s.ref for s in spans if s.first}
     pieces = pieces_of(text, spans)
@@ -139,7 +141,7 @@ def render_evidence_html(summary: ArticleSummary, text: str) -> str:
     stances = [(Item(f"stance-{n}", f"S{n}", f"stance-{n}" in located), st) for n, st in enumerate(summary.stances, 1)]
     people = [(Item(f"participant-{n}", f"P{n}", f"participant-{n}" in located), p) for n, p in enumerate(summary.participants, 1)]
     holders = {p.name: item.ref for item, p in people}
-    return _template().render(
+    return redact(_template().render(
         s=summary,
         pieces=pieces,
         label=_label,
@@ -152,7 +154,7 @@ def render_evidence_html(summary: ArticleSummary, text: str) -> str:
         link=safe_url(source.url) or safe_url(source.path),
         source_name=source.site_name or (shown(source.path) if source.path else None),
         text_matches=source.length == len(text),
-    )
+    ))
 
 
 def write_evidence_html(summary: ArticleSummary, text: str, out: Path | str) -> Path:

@@ -172,3 +172,9 @@ def test_headless_browser_at_desktop_and_phone_width(tmp_path, width):
     assert m["innerWidth"] == width and m["scrollWidth"] <= width, f"the page scrolls sideways at {width} px: {m}"
     assert m["marks"] >= 4 and m["refs"] >= 4 and m["scripts"] == 1  # only the probe's own script
     assert m["summaryFirst"] == (width < 820)  # on a phone the summary comes first, the article below
+
+
+def test_the_page_redacts_key_shaped_text_like_every_other_export():
+    key = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
+    page = render_evidence_html(make_summary(summary=f"The port reopens; the key {key} leaked."), TEXT)
+    assert key not in page and "[REDACTED]" in page

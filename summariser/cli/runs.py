@@ -141,18 +141,16 @@ def show_command(
 
 
 def _write_page(detail: RunDetail, text: str | None, out: Path) -> None:
-    from ..evidence import render_evidence_html
-    from ..files import atomic_write_text
+    from ..evidence import render_evidence_html, write_evidence_html
 
     if detail.summary is None:
         raise StoreError(f"run {detail.run.id} has no summary ({detail.run.status}): nothing to show on a page; see `summariser runs show {detail.run.id}`")
     if text is None:
         raise StoreError(f"run {detail.run.id}: its article text is not in the store: summarise the article again")
-    page = redact(render_evidence_html(detail.summary, text))
     if str(out) == "-":
-        typer.echo(page, nl=False)
+        typer.echo(render_evidence_html(detail.summary, text), nl=False)
     else:
-        atomic_write_text(out, page)
+        write_evidence_html(detail.summary, text, out)
         typer.echo(f"Wrote {out}", err=True)
 
 
@@ -217,7 +215,7 @@ def _print_detail(console: Console, detail: RunDetail, *, full: bool) -> None:
             console.print(f"  [red]✗[/red] {escape(redact(error))}")
         if full:
             for message in attempt.messages:
-                console.print(f"  [dim]{escape(str(message.get('role', '?')))}:[/dim] {escape(str(message.get('content', '')))}")
+                console.print(f"  [dim]{escape(str(message.get('role', '?')))}:[/dim] {escape(redact(str(message.get('content', ''))))}")
         reply = attempt.reply if attempt.reply is not None else "(no reply)"
         if not full and len(reply) > 300:
             reply = reply[:300] + f"… ({len(reply):,} chars; --full shows all)"

@@ -20,7 +20,7 @@ from ..extract import Outcome, Summariser
 from ..files import atomic_write_text
 from ..collect import Collector
 from ..endpoint import explain_error
-from ..evidence import render_evidence_html
+from ..evidence import render_evidence_html, write_evidence_html
 from ..schema import ArticleError, ArticleErrorDetail
 from ..sources import DIRECTORY_HELP
 from ._common import (
@@ -176,12 +176,11 @@ def summarise_command(
                 if out is not None:
                     atomic_write_text(out / name, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
                 if fmt is Format.html:
-                    page = render_evidence_html(outcome.summary, outcome.article.text)
                     if out is not None:
-                        atomic_write_text(out / Path(name).with_suffix(".html"), page)
+                        write_evidence_html(outcome.summary, outcome.article.text, out / Path(name).with_suffix(".html"))
                         pages += 1
                     else:
-                        sys.stdout.write(page)
+                        sys.stdout.write(render_evidence_html(outcome.summary, outcome.article.text))
                         sys.stdout.flush()
                 elif as_json:
                     print_json(payload)
