@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..config import ENV_VARS, Settings
 from ..redaction import redact
@@ -49,6 +50,11 @@ LocalModelOpt = Annotated[Path | None, typer.Option("--local-model", envvar="SUM
 
 _ENVVAR_OPTIONS = {"OPENAI_BASE_URL", "SUMMARISER_MODEL", "SUMMARISER_DB", "SUMMARISER_LOCAL_MODEL"}  # the envvar= below
 _loaded: list[Settings] = []  # this process's settings, newest last: for the error boundary
+
+
+def print_warning(label: str, warning: str) -> None:
+    """One ``Warning:`` line on stderr about one article (e.g. a prompt injection found in it)."""
+    err_console.print(f"[bold yellow]Warning:[/] {escape(label)}: {escape(warning)}")
 
 
 def load_settings(**flags: Any) -> Settings:

@@ -17,7 +17,7 @@ from ..config import Settings
 from ..endpoint import describe_endpoint
 from ..errors import Interrupted
 from ..sources import DIRECTORY_HELP
-from ._common import SOURCES_HELP, BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json
+from ._common import SOURCES_HELP, BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, print_json, print_warning
 
 app = typer.Typer(
     help="Summarise many articles through batch files: the OpenAI Batch API, `vllm run-batch`, or locally.\n\n"
@@ -92,7 +92,7 @@ def _render_import(report: batch_lib.ImportReport) -> None:
     for custom_id, reason in report.mismatched[:20]:
         err_console.print(f"[bold red]mismatched[/] {escape(custom_id)}: {escape(reason)}")
     for custom_id, label, warning in report.warnings[:20]:  # e.g. a prompt injection in the article
-        err_console.print(f"[bold yellow]Warning:[/] {escape(label)}: {escape(warning)}")
+        print_warning(label, warning)
     hidden = sum(max(0, len(items) - 20) for items in (report.failed, report.unknown, report.mismatched, report.warnings))
     if hidden:
         err_console.print(f"... and {hidden} more: see --json")

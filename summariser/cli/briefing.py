@@ -16,7 +16,7 @@ from ..whatsnew import PreviousBriefing, default_previous, load_previous, rememb
 from ..endpoint import describe_endpoint
 from ..timeutil import SINCE_HELP, parse_since
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console
+from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console, print_warning
 from .progress import ArticleProgress
 from .summarise import Mode
 
@@ -25,7 +25,7 @@ def _advance(progress: ArticleProgress, outcome, total: int) -> None:
     progress.advance(outcome, total=total)
     summary = getattr(outcome, "summary", None)
     for warning in summary.grounding.warnings if summary is not None else ():  # e.g. a prompt injection
-        err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
+        print_warning(outcome.article.label, warning)
 
 
 def briefing_command(

@@ -37,6 +37,7 @@ from ._common import (
     err_console,
     load_settings,
     print_json,
+    print_warning,
     stdout_is_terminal,
 )
 from .display import summary_panel
@@ -170,7 +171,7 @@ def summarise_command(
                 assert outcome.summary is not None
                 succeeded += 1
                 for warning in outcome.summary.grounding.warnings:  # e.g. a prompt injection in the article
-                    err_console.print(f"[bold yellow]Warning:[/] {escape(outcome.article.label)}: {escape(warning)}")
+                    print_warning(outcome.article.label, warning)
                 payload = outcome.summary.model_dump(mode="json")
                 name = _out_name(outcome, used) if out is not None else None
                 if out is not None:
