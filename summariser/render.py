@@ -111,9 +111,9 @@ def _stories(briefing: Briefing) -> list[Story]:
     ]
 
 
-def story_groups(briefing: Briefing) -> list[_Group]:
-    """Stories under their themes (in the themes' order), then those no theme covers."""
-    stories = _stories(briefing)
+def story_groups(briefing: Briefing, stories: list[Story]) -> list[_Group]:
+    """``stories`` (the briefing's, from ``_stories``) under their themes (in the themes'
+    order), then those no theme covers."""
     themes = {t.name: t for t in briefing.themes}
     groups: dict[str | None, _Group] = {}
     for n, theme in enumerate(briefing.themes, 1):
@@ -133,8 +133,13 @@ def who_groups(briefing: Briefing) -> list[tuple[str, list[WhoEntry]]]:
     return [(KIND_LABELS[k], grouped[k]) for k in KIND_LABELS if k in grouped]
 
 
-def new_stories(briefing: Briefing) -> list[Story]:
-    return [s for s in _stories(briefing) if s.status in ("new", "developing")]
+def new_stories(stories: list[Story]) -> list[Story]:
+    return [s for s in stories if s.status in ("new", "developing")]
+
+
+def _source_count(briefing: Briefing) -> int:
+    """How many sources (sites, else files or feeds, else distinct texts) the articles come from."""
+    return len({a.site or source_name(a.source) or a.sha256 for a in briefing.articles})
 
 
 # -- Markdown -----------------------------------------------------------------------------------
@@ -177,17 +182,16 @@ def render_markdown(briefing: Briefing) -> str:
     by_id = {a.id: a for a in briefing.articles}
     p = briefing.provenance
     stories = _stories(briefing)
-    sites = {a.site or source_name(a.source) or a.sha256 for a in briefing.articles}
     lines = [f"# {md(briefing.title)}", ""]
     lines += [f"**{_day(p.created_at)}** · covers {window_text(briefing)}", ""]
-    lines += [f"*{len(stories)} stories from {len(briefing.articles)} articles ({len(sites)} sources) · "
+    lines += [f"*{len(stories)} stories from {len(briefing.articles)} articles ({_source_count(briefing)} sources) · "
               f"{md(p.model)} · {p.prompt}@{p.prompt_version}*", ""]
     c = briefing.changes
     if c is not None:
         lines += ["## What's new", "",
                   f"Since {md(c.previous)}{' of ' + _stamp(c.previous_created_at) if c.previous_created_at else ''}: "
                   f"{c.new} new, {c.developing} developing, {c.unchanged} unchanged.", ""]
-        for story in new_stories(briefing):
+        for story in new_stories(stories):
             k = len(story.new_article_ids)
             what = f" · {k} new article{'s' if k > 1 else ''}" if story.status == "developing" else ""
             lines.append(f"- **{STATUS_LABELS[story.status]}**: [{md(story.headline)}](#{story.id}){what}")
@@ -195,7 +199,7 @@ def render_markdown(briefing: Briefing) -> str:
             lines += ["", "No longer in the news: " + "; ".join(f"{md(d.headline)} ({d.articles})" for d in c.dropped) + "."]
         lines.append("")
     lines += [md(briefing.overview), ""]
-    groups = story_groups(briefing)
+    groups = story_groups(briefing, stories)
     if groups:
         lines += ["## Contents", ""]
         for group in groups:
@@ -450,10 +454,9 @@ def _html_cite(article: BriefingArticle) -> Markup:
 def render_html(briefing: Briefing) -> str:
     """One self-contained page: no scripts, no external assets, readable on a phone."""
     stories = _stories(briefing)
-    sites = len({a.site or source_name(a.source) or a.sha256 for a in briefing.articles})
     return _template().render(
-        b=briefing, by_id={a.id: a for a in briefing.articles}, cite=_html_cite, stories=stories, sites=sites,
-        groups=story_groups(briefing), who=who_groups(briefing), fresh=new_stories(briefing), status=STATUS_LABELS,
+        b=briefing, by_id={a.id: a for a in briefing.articles}, cite=_html_cite, stories=stories, sites=_source_count(briefing),
+        groups=story_groups(briefing, stories), who=who_groups(briefing), fresh=new_stories(stories), status=STATUS_LABELS,
         day=_day, stamp=_stamp, window=window_text(briefing), shown=shown, failure_source=failure_source,
     )
 
