@@ -442,17 +442,26 @@ class Session(Generic[Draft]):
         draft = self._validated(content, self.task.output_model, repeated=repeated)
         self._last_reply = content
         grounding = self.task.check(draft)
-        if grounding.problems and (self.strict or (self.attempts_left > 1 and not repeated)):
+        if grounding.problems and self._may_reask(repeated):
             self._problems = [str(p) for p in grounding.problems]
             self.grounding = grounding
             raise ReplyRejected(self._problems)
         self.grounding = grounding
+        return self._keep_above_floor(draft, grounding, repeated=repeated)
+
+    def _may_reask(self, repeated: bool) -> bool:
+        """Whether failed items are asked for again rather than kept out now."""
+        return self.strict or (self.attempts_left > 1 and not repeated)
+
+    def _keep_above_floor(self, draft: Draft, grounding: GroundingResult, *, repeated: bool) -> Draft:
+        """The grounded part of ``draft``, if it clears the task's floor; else the reply is rejected
+        (and what it dropped is not the result's)."""
         dropped_before = len(self.dropped)
         kept = self._keep_grounded(draft, grounding)
         floor = getattr(self.task, "floor", None)
         below = floor(kept) if floor is not None else []
         if below:
-            del self.dropped[dropped_before:]  # this reply is rejected: what it dropped is not the result's
+            del self.dropped[dropped_before:]
             self._problems = below
             raise ReplyRejected(below, final=repeated)
         return kept
@@ -515,22 +524,17 @@ class Session(Generic[Draft]):
             failed[item] = [f"{message}: cite a sentence number shown in the article"]
         self._wire = reply
         self.grounding = grounding
-        if failed and (self.strict or (self.attempts_left > 1 and not repeated)):
+        if failed and self._may_reask(repeated):
             self._repair = failed
             self._wire_text = text
             self._problems = [f"{item}: {reasons[0]}" for item, reasons in failed.items()]
             raise ReplyRejected(self._problems)
         self._repair = {}
-        dropped_before = len(self.dropped)
-        kept = self._keep_grounded(draft, grounding)
-        floor = getattr(self.task, "floor", None)
-        below = floor(kept) if floor is not None else []
-        if below:  # nothing left worth repairing item by item: ask for a whole reply again
-            del self.dropped[dropped_before:]
+        try:
+            return self._keep_above_floor(draft, grounding, repeated=repeated)
+        except ReplyRejected:  # nothing left worth repairing item by item: ask for a whole reply again
             self._wire, self._wire_text = None, None
-            self._problems = below
-            raise ReplyRejected(below, final=repeated)
-        return kept
+            raise
 
     def _truncated(self, content: str) -> Draft:
         # A cut-off or looping reply is not a schema error: re-asking with the same limit would
