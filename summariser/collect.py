@@ -23,7 +23,7 @@ from urllib.parse import urldefrag, urlsplit
 
 from .article import Article
 from .errors import InputError
-from .sources import decode_text, expand_paths, html_to_article, looks_like_html, read_article, read_stdin, text_to_article
+from .sources import clean_text, decode_text, expand_paths, html_to_article, looks_like_html, read_article, read_stdin, text_to_article
 
 if TYPE_CHECKING:
     import httpx
@@ -67,11 +67,6 @@ def _aware(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
-
-
-def _text(value: Any) -> str | None:
-    value = " ".join(str(value).split()) if value else None
-    return value or None
 
 
 def _entry_date(entry: Any) -> datetime | None:
@@ -153,7 +148,7 @@ class Collector:
         if not parsed.entries:
             raise InputError(f"{label}: the feed has no entries")
         channel = parsed.get("feed", {})
-        about = {"site_name": _text(channel.get("title")), "language": _text(channel.get("language")), "feed": label}
+        about = {"site_name": clean_text(channel.get("title")), "language": clean_text(channel.get("language")), "feed": label}
         with ThreadPoolExecutor(self.workers) as pool:
             results = list(pool.map(lambda e: self._feed_entry(e, label, about), parsed.entries))
         articles = []
@@ -168,7 +163,7 @@ class Collector:
         link = entry.get("link")
         title = entry.get("title")
         published = _entry_date(entry)
-        author = _text(entry.get("author"))
+        author = clean_text(entry.get("author"))
         problem = None
 
         def described(article: Article, **known: Any) -> Article:

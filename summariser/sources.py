@@ -10,6 +10,7 @@ import sys
 from datetime import datetime, timezone
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from .article import Article
 from .errors import InputError
@@ -64,11 +65,11 @@ def html_to_article(html: str, label: str, *, url: str | None = None) -> Article
     return Article(
         text=text.strip(),
         source=label,
-        title=_clean(meta.title) if meta else None,
+        title=clean_text(meta.title) if meta else None,
         published=parse_date(meta.date) if meta else None,
-        url=url or (_clean(meta.url) if meta else None),
-        site_name=_clean(meta.sitename) if meta else None,
-        author=_clean(meta.author) if meta else None,
+        url=url or (clean_text(meta.url) if meta else None),
+        site_name=clean_text(meta.sitename) if meta else None,
+        author=clean_text(meta.author) if meta else None,
         language=page_language(html),
     )
 
@@ -99,11 +100,12 @@ def page_language(html: str) -> str | None:
             if key in ("content-language", "og:locale", "language") and meta.get("content"):
                 declared = meta.get("content")
                 break
-    return _clean(declared.replace("_", "-")) if declared else None
+    return clean_text(declared.replace("_", "-")) if declared else None
 
 
-def _clean(value: str | None) -> str | None:
-    value = " ".join(value.split()) if value else None
+def clean_text(value: Any) -> str | None:
+    """``value`` as one line of text with its spacing collapsed; None when empty."""
+    value = " ".join(str(value).split()) if value else None
     return value or None
 
 
