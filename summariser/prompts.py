@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import PromptError
+from .errors import ConfigError, PromptError
 
 # The version ``NAME`` without ``@VERSION`` means. A newer version stays opt-in (``--prompt
 # article@6``) until an evaluation shows it wins; then this line moves to it.
@@ -188,7 +188,16 @@ def list_prompts(dirs: list[Path] | None = None) -> list[Prompt]:
     return [found[key] for key in sorted(found)]
 
 
-def parse_ref(ref: str) -> tuple[str, int | None]:
+def parse_ref(ref: str, *, any_name: bool = False) -> tuple[str, int | None]:
+    """``'article@2'`` -> ``('article', 2)``; ``'article'`` -> ``('article', None)``.
+
+    ``any_name`` accepts any non-empty NAME, as written (refs recorded in the run store and the
+    filters over them: a prompt loaded from a file is named after its directory, however spelt)."""
+    if any_name:
+        name, _, version = ref.partition("@")
+        if not name or (version and not version.isdigit()):
+            raise ConfigError(f"prompt {ref!r} is not NAME or NAME@VERSION: use e.g. article or article@2")
+        return name, int(version) if version else None
     match = _REF_RE.match(ref.strip())
     if not match:
         raise PromptError(f"bad prompt reference {ref!r}: use NAME or NAME@VERSION, e.g. article@1")
