@@ -174,9 +174,7 @@ class _Clients:
                 await s.asummarise(article)
 
             async def close() -> None:
-                if s._client is not None and s._client._async is not None:
-                    await s._client._async.close()
-                    s._client._async = None
+                await s.aclose()
                 s.close()
 
             return call, close

@@ -22,7 +22,6 @@ prompt file, model and schema version, so a rerun over the same articles makes n
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -455,19 +454,11 @@ class BriefingBuilder:
         if not articles:
             return []
         index = {id(a): i for i, a in enumerate(articles)}
-
-        async def run() -> list[Outcome]:
-            done: list[Outcome] = []
-            try:
-                async for outcome in self.summariser.arun_many(articles, refresh=refresh):
-                    done.append(outcome)
-                    if on_progress is not None:
-                        on_progress(outcome, len(done), len(articles))
-            finally:
-                await self.summariser.aclose()
-            return done
-
-        outcomes = asyncio.run(run())
+        outcomes: list[Outcome] = []
+        for outcome in self.summariser.run_many(articles, refresh=refresh, concurrency=self.settings.concurrency):
+            outcomes.append(outcome)
+            if on_progress is not None:
+                on_progress(outcome, len(outcomes), len(articles))
         outcomes.sort(key=lambda o: index[id(o.article)])
         return outcomes
 

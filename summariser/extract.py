@@ -1,30 +1,36 @@
 """summarise_article(): render -> call -> validate -> ground -> re-ask, driven by tenacity.
 
 The only module that runs the re-ask loop. Transport retries live in llm.py; the conversation
-rules in session.py; this module wires them to an endpoint (remote, or the embedded model) and to
-the run store's cache.
+rules in session.py; this module wires them to a model (remote, the embedded one, or any
+``ChatModel``) and to the run store.
+
+There is one core, ``Summariser._run``/``_converse``, written once as coroutines over an ``_IO``
+(how to call the model, how to sleep). The async API awaits it with the model's ``acomplete``;
+the sync API runs it with blocking ``complete`` through ``drive.run_blocking`` (no event loop, so
+it also works inside one). ``run_many`` is the one driver for many articles; ``_RunRecorder``
+writes each run to the store in at most two transactions when the first reply is accepted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from .article import Article
 from .config import Settings
+from .drive import iterate_in_thread, run_blocking
 from .errors import LLMError, SummariserError
 from .prompts import Prompt, load_prompt
 from .retrying import released
 from .schema import ArticleSummary
-from .session import ArticleTask, ReplyRejected, Session, build_summary, summary_key
+from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
 
 if TYPE_CHECKING:
-    from .llm import ChatClient
     from .store import Store
 
 
@@ -48,6 +54,76 @@ class Outcome:
         return self.summary is not None
 
 
+class ChatModel(Protocol):
+    """What ``Summariser`` needs of a model: a chat completion request body in, a ``Reply`` out,
+    blocking or awaited (``llm.ChatClient``, ``testing.FakeModel``'s client, or your own)."""
+
+    def complete(self, body: dict[str, Any]) -> Reply: ...
+
+    async def acomplete(self, body: dict[str, Any]) -> Reply: ...
+
+
+@dataclass(frozen=True)
+class _IO:
+    """How the core waits: ``ChatModel.acomplete`` and ``asyncio.sleep`` for the async API,
+    blocking ``complete`` and ``time.sleep`` wrapped in coroutines for the sync one."""
+
+    complete: Callable[[dict[str, Any]], Awaitable[Reply]]
+    sleep: Callable[[float], Awaitable[None]]
+
+
+class _RunRecorder:
+    """One article's run in the store, in as few writes as safety allows.
+
+    ``claim_run`` opened the run (saving the article in the same transaction). A rejected reply
+    is written at once, since a re-ask follows: a killed process loses only the reply in flight.
+    Attempts not yet written, the result and the status go in one ``finish_run``. So an article
+    whose first reply is accepted costs two store transactions. Without a store it does nothing.
+    """
+
+    def __init__(self, store: "Store | None" = None, run_id: int | None = None) -> None:
+        self.store, self.run_id, self.saved = store, run_id, 0
+
+    def _unsaved(self, session: Session) -> list:
+        unsaved = session.attempts[self.saved :]
+        self.saved = len(session.attempts)
+        return unsaved
+
+    def checkpoint(self, session: Session) -> None:
+        if self.store is not None and self.run_id is not None:
+            self.store.add_attempts(self.run_id, self._unsaved(session))
+
+    def finish(self, session: Session, outcome: Outcome) -> None:
+        if self.store is None or self.run_id is None:
+            return
+        self.store.finish_run(
+            self.run_id,
+            summary=outcome.summary,
+            error=None if outcome.ok else str(outcome.error),
+            attempts=len(session.attempts),
+            usage=session.usage,
+            duration_s=outcome.duration_s,
+            attempt_log=self._unsaved(session),
+        )
+
+    def abandon(self, session: Session) -> None:
+        """Release the claim of work stopped without a result (Ctrl-C, a cancelled task)."""
+        if self.store is None or not self.run_id:
+            return
+        try:
+            self.checkpoint(session)
+            self.store.abandon_run(self.run_id)
+        except SummariserError:
+            pass  # the store is unusable: the claim expires with this process anyway
+
+
+def _summary_of(outcome: Outcome) -> ArticleSummary:
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.summary is not None
+    return outcome.summary
+
+
 def _reasking(exc: BaseException) -> bool:
     return isinstance(exc, ReplyRejected)
 
@@ -68,7 +144,7 @@ class Summariser:
         *,
         prompt: Prompt | str | None = None,
         store: "Store | None" = None,
-        client: "ChatClient | None" = None,
+        client: ChatModel | None = None,
     ) -> None:
         self.settings = settings or Settings.load()
         ref = prompt if prompt is not None else self.settings.prompt
@@ -101,7 +177,8 @@ class Summariser:
         return self._endpoint
 
     @property
-    def client(self) -> "ChatClient":
+    def client(self) -> ChatModel:
+        """The model (``client=``), or a ``ChatClient`` for the configured endpoint."""
         if self._client is None:
             from .llm import ChatClient
 
@@ -185,33 +262,20 @@ class Summariser:
             return self._claim(article, True, waited)  # a result that no longer validates: redo it
         return run_id
 
-    def _start_run(self, article: Article, refresh: bool) -> int | Outcome | None:
-        """A run id (None without a store), or the Outcome another process produced while we waited."""
+    async def _start_run(self, article: Article, refresh: bool, io: _IO) -> _RunRecorder | Outcome:
+        """A recorder for this article's run (a no-op one without a store), or the Outcome another
+        process produced while we waited for its claim."""
         if self.store is None:
-            return None
+            return _RunRecorder(None, None)
         waited = False
         while (claimed := self._claim(article, refresh, waited)) is None:
             waited = True
-            time.sleep(CLAIM_POLL_S)
-        return claimed
+            await io.sleep(CLAIM_POLL_S)
+        if isinstance(claimed, Outcome):
+            return claimed
+        return _RunRecorder(self.store, claimed)
 
-    async def _astart_run(self, article: Article, refresh: bool) -> int | Outcome | None:
-        if self.store is None:
-            return None
-        waited = False
-        while (claimed := self._claim(article, refresh, waited)) is None:
-            waited = True
-            await asyncio.sleep(CLAIM_POLL_S)
-        return claimed
-
-    def _abandon(self, run_id: int | None) -> None:
-        if self.store is not None and run_id:
-            try:
-                self.store.abandon_run(run_id)
-            except SummariserError:
-                pass  # the store is unusable: the claim expires with this process anyway
-
-    def _finish(self, run_id: int | None, session: Session, article: Article, started: float, exc: BaseException | None) -> Outcome:
+    def _finish(self, recorder: _RunRecorder, session: Session, article: Article, started: float, exc: BaseException | None) -> Outcome:
         duration = time.monotonic() - started
         if exc is None:
             summary = build_summary(session, article, endpoint=self.endpoint().endpoint_host, duration_s=duration)
@@ -222,26 +286,8 @@ class Summariser:
             outcome = Outcome(article, error=exc if isinstance(exc, SummariserError) else SummariserError(str(exc)), duration_s=duration)
             if outcome.error is not None and outcome.error.stops_run and self.stopped is None:
                 self.stopped = outcome.error
-        if self.store is not None and run_id is not None:
-            self._save_attempts(run_id, session)
-            self.store.finish_run(
-                run_id,
-                summary=outcome.summary,
-                error=None if outcome.ok else str(outcome.error),
-                attempts=len(session.attempts),
-                usage=session.usage,
-                duration_s=duration,
-            )
+        recorder.finish(session, outcome)
         return outcome
-
-    def _save_attempts(self, run_id: int | None, session: Session) -> None:
-        """Persist attempts as they happen, so a killed process loses only the reply in flight."""
-        if self.store is None or run_id is None:
-            return
-        saved = getattr(session, "saved_attempts", 0)
-        for attempt in session.attempts[saved:]:
-            self.store.add_attempt(run_id, attempt)
-        session.saved_attempts = len(session.attempts)
 
     def _after_transport_error(self, session: Session, exc: LLMError) -> Exception:
         """Either switch to json_object and ask again (auto mode), or the error with its cost attached."""
@@ -258,8 +304,25 @@ class Summariser:
             exc.with_cost(attempts=replies, usage=session.usage, attempt_log=session.attempts)
         return exc
 
-    # -- sync --------------------------------------------------------------------------
-    def run(self, article: Article | str, *, refresh: bool = False) -> Outcome:
+    def _io(self, *, blocking: bool) -> _IO:
+        # The model is looked up at the first request: an article refused before it (too long,
+        # cached) must not start the embedded model's server.
+        if not blocking:
+            async def acomplete(body: dict[str, Any]) -> Reply:
+                return await self.client.acomplete(body)
+
+            return _IO(acomplete, asyncio.sleep)
+
+        async def complete(body: dict[str, Any]) -> Reply:
+            return self.client.complete(body)
+
+        async def sleep(seconds: float) -> None:
+            time.sleep(seconds)
+
+        return _IO(complete, sleep)
+
+    # -- the core ----------------------------------------------------------------------
+    async def _run(self, article: Article | str, refresh: bool, io: _IO) -> Outcome:
         """Summarise one article; never raises a SummariserError (it is in ``Outcome.error``)."""
         article = article if isinstance(article, Article) else Article(article)
         early = self._too_big(article) or self._cached(article, refresh)
@@ -267,102 +330,86 @@ class Summariser:
             return early
         if self.stopped is not None:
             return Outcome(article, error=self.stopped)
-        run_id = self._start_run(article, refresh)
-        if isinstance(run_id, Outcome):
-            return run_id
+        recorder = await self._start_run(article, refresh, io)
+        if isinstance(recorder, Outcome):
+            return recorder
         session, started = self._session(article), time.monotonic()
         try:
-            self.converse(session, run_id=run_id)
+            await self._converse(session, recorder, io)
         except SummariserError as exc:
-            return self._finish(run_id, session, article, started, exc)
+            return self._finish(recorder, session, article, started, exc)
         except BaseException:  # Ctrl-C, a cancelled task: release the claim, keep the attempts
-            self._abandon(run_id)
+            recorder.abandon(session)
             raise
-        return self._finish(run_id, session, article, started, None)
+        return self._finish(recorder, session, article, started, None)
 
-    def converse(self, session: Session, *, run_id: int | None = None):
+    async def _converse(self, session: Session, recorder: _RunRecorder, io: _IO):
         """Drive one session to an accepted draft: the only re-ask loop (summaries and briefings)."""
-        with released(Retrying(stop=stop_after_attempt(session.max_attempts * 2), retry=_REASK, reraise=True)) as retrying:
-            for attempt in retrying:
-                with attempt:
-                    try:
-                        reply = self.client.complete(session.request())
-                    except LLMError as exc:
-                        raise self._after_transport_error(session, exc) from None
-                    try:
-                        return session.accept(reply)
-                    finally:
-                        self._save_attempts(run_id, session)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
-
-    def summarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
-        """Summarise one article or raise the SummariserError that stopped it."""
-        outcome = self.run(article, refresh=refresh)
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.summary is not None
-        return outcome.summary
-
-    # -- async -------------------------------------------------------------------------
-    async def arun(self, article: Article | str, *, refresh: bool = False) -> Outcome:
-        article = article if isinstance(article, Article) else Article(article)
-        early = self._too_big(article) or self._cached(article, refresh)
-        if early is not None:
-            return early
-        if self.stopped is not None:
-            return Outcome(article, error=self.stopped)
-        run_id = await self._astart_run(article, refresh)
-        if isinstance(run_id, Outcome):
-            return run_id
-        session, started = self._session(article), time.monotonic()
-        try:
-            await self.aconverse(session, run_id=run_id)
-        except SummariserError as exc:
-            return self._finish(run_id, session, article, started, exc)
-        except BaseException:
-            self._abandon(run_id)
-            raise
-        return self._finish(run_id, session, article, started, None)
-
-    async def aconverse(self, session: Session, *, run_id: int | None = None):
-        """The async twin of :meth:`converse`."""
-        with released(AsyncRetrying(stop=stop_after_attempt(session.max_attempts * 2), retry=_REASK, reraise=True)) as retrying:
+        retrying = AsyncRetrying(stop=stop_after_attempt(session.max_attempts * 2), retry=_REASK, sleep=io.sleep, reraise=True)
+        with released(retrying):
             async for attempt in retrying:
                 with attempt:
                     try:
-                        reply = await self.client.acomplete(session.request())
+                        reply = await io.complete(session.request())
                     except LLMError as exc:
                         raise self._after_transport_error(session, exc) from None
                     try:
                         return session.accept(reply)
-                    finally:
-                        self._save_attempts(run_id, session)
+                    except BaseException:
+                        recorder.checkpoint(session)  # a re-ask follows: keep this reply if we are killed
+                        raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    async def asummarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
-        outcome = await self.arun(article, refresh=refresh)
-        if outcome.error is not None:
-            raise outcome.error
-        assert outcome.summary is not None
-        return outcome.summary
+    # -- sync: the same core, its I/O blocking ---------------------------------------------
+    def run(self, article: Article | str, *, refresh: bool = False) -> Outcome:
+        """Summarise one article; never raises a SummariserError (it is in ``Outcome.error``)."""
+        return run_blocking(self._run(article, refresh, self._io(blocking=True)))
 
-    def run_many(self, articles: Iterable[Article], *, refresh: bool = False) -> Iterator[Outcome]:
-        """Summarise many articles one after another, yielding each outcome.
+    def converse(self, session: Session):
+        """Drive one session to an accepted draft (briefings use it for their own sessions)."""
+        return run_blocking(self._converse(session, _RunRecorder(None, None), self._io(blocking=True)))
+
+    def summarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
+        """Summarise one article or raise the SummariserError that stopped it."""
+        return _summary_of(self.run(article, refresh=refresh))
+
+    # -- async -------------------------------------------------------------------------
+    async def arun(self, article: Article | str, *, refresh: bool = False) -> Outcome:
+        return await self._run(article, refresh, self._io(blocking=False))
+
+    async def aconverse(self, session: Session):
+        """The awaitable form of :meth:`converse`."""
+        return await self._converse(session, _RunRecorder(None, None), self._io(blocking=False))
+
+    async def asummarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
+        return _summary_of(await self.arun(article, refresh=refresh))
+
+    # -- many articles -----------------------------------------------------------------
+    def run_many(self, articles: Iterable[Article], *, refresh: bool = False, concurrency: int = 1) -> Iterator[Outcome]:
+        """Summarise many articles, at most ``concurrency`` at once, yielding each outcome as it
+        finishes (in input order with ``concurrency=1``), so a run stopped half way keeps what
+        is done. The CLI and briefings pass ``settings.concurrency``.
 
         Raises the first error that would fail every article alike (``stops_run``: a wrong key,
         no such model, nothing listening) instead of sending the rest."""
-        for article in articles:
-            outcome = self.run(article, refresh=refresh)
-            if outcome.error is not None and outcome.error.stops_run:
-                raise outcome.error
-            yield outcome
+        if concurrency <= 1:
+            for article in articles:
+                outcome = self.run(article, refresh=refresh)
+                if outcome.error is not None and outcome.error.stops_run:
+                    raise outcome.error
+                yield outcome
+            return
+        yield from iterate_in_thread(
+            lambda: self.arun_many(articles, refresh=refresh, concurrency=concurrency), close=self.aclose
+        )
 
-    async def arun_many(self, articles: Iterable[Article], *, refresh: bool = False) -> AsyncIterator[Outcome]:
-        """Summarise many articles with at most ``settings.concurrency`` in flight, yielding as they finish.
+    async def arun_many(self, articles: Iterable[Article], *, refresh: bool = False, concurrency: int | None = None) -> AsyncIterator[Outcome]:
+        """Summarise many articles with at most ``concurrency`` (default ``settings.concurrency``)
+        in flight, yielding as they finish.
 
         Like :meth:`run_many`, raises an error that ``stops_run`` once it happens; articles not
         yet sent are not sent."""
-        semaphore = asyncio.Semaphore(self.settings.concurrency)
+        semaphore = asyncio.Semaphore(concurrency or self.settings.concurrency)
 
         async def one(article: Article) -> Outcome:
             async with semaphore:
@@ -381,15 +428,19 @@ class Summariser:
 
     # -- lifecycle ---------------------------------------------------------------------
     async def aclose(self) -> None:
-        """Close the async connection pool inside the event loop that opened it."""
-        if self._client is not None and self._client._async is not None:
-            client, self._client._async = self._client._async, None
+        """Close the model's async connections inside the event loop that opened them."""
+        close = getattr(self._client, "aclose", None)
+        if close is not None:
+            await close()
+        elif getattr(self._client, "_async", None) is not None:  # a ChatClient without aclose()
+            client, self._client._async = self._client._async, None  # type: ignore[union-attr]
             await client.close()
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+        self._client = None
 
     def __enter__(self) -> "Summariser":
         return self

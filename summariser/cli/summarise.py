@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import queue
 import re
 import sys
-import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -229,34 +226,5 @@ def _print_error_record(path: str | None, kind: str, message: str, attempts: int
 
 
 def _run_all(summariser: Summariser, articles: list, *, refresh: bool):
-    """Yield outcomes as they finish; sequential on one worker, async beyond."""
-    if not articles:
-        return
-    if summariser.settings.concurrency == 1:
-        yield from summariser.run_many(articles, refresh=refresh)
-        return
-
-    # The event loop runs in a worker thread so each outcome is written here as it finishes:
-    # an interrupted run keeps every file already done.
-    finished: queue.Queue = queue.Queue()
-
-    async def produce() -> None:
-        try:
-            async for outcome in summariser.arun_many(articles, refresh=refresh):
-                finished.put(outcome)
-        finally:
-            await summariser.aclose()
-
-    def work() -> None:
-        try:
-            asyncio.run(produce())
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            finished.put(exc)
-        finally:
-            finished.put(None)
-
-    threading.Thread(target=work, name="summarise-async", daemon=True).start()
-    while (item := finished.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    """Yield outcomes as they finish, at most ``--concurrency`` at once."""
+    return summariser.run_many(articles, refresh=refresh, concurrency=summariser.settings.concurrency)
