@@ -101,7 +101,7 @@ def main() -> int:
         if outcome.error:
             print(f"cold run failed: {outcome.error}")
             return 1
-        from summariser.local import shared_server
+        from summariser.llm.local import shared_server
 
         server = shared_server(settings)
         print(f"server: pid {server.pid}, start {server.startup_s:.1f} s, log {server.log_path}")

@@ -49,10 +49,11 @@ from .config import Settings
 from .errors import ConfigError, InputError, LLMError, SummariserError
 from .files import atomic_open
 from .prompts import Prompt, load_prompt
-from .retry import is_retryable_status, retry_after_s
+from .llm.retry import is_retryable_status, retry_after_s
 from .redaction import redact
 from .schema import Usage
-from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
+from .llm import Reply
+from .session import ArticleTask, ReplyRejected, Session, build_summary, summary_key
 
 if TYPE_CHECKING:
     from .store import BatchRequestRow, BatchResultRecord, Store

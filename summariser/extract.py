@@ -26,7 +26,7 @@ from .config import Settings
 from .drive import iterate_in_thread, run_blocking
 from .errors import LLMError, SummariserError
 from .prompts import Prompt, load_prompt
-from .retrying import released
+from .llm.retry import released
 from .schema import ArticleSummary
 from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
 
@@ -162,7 +162,7 @@ class Summariser:
         """Settings pointed at a live endpoint: the configured one, or the embedded model's server."""
         if self._endpoint is None:
             if self.settings.uses_local_model:
-                from .local import shared_server
+                from .llm.local import shared_server
 
                 server = shared_server(self.settings)
                 # On two CPU cores one reply can take minutes under load; a timeout would only make
@@ -184,7 +184,7 @@ class Summariser:
 
             adapt = None
             if self.settings.uses_local_model:
-                from .local import compact_json_request as adapt
+                from .llm.local import compact_json_request as adapt
             self._client = ChatClient(self.endpoint(), adapt=adapt)
         return self._client
 
@@ -213,7 +213,7 @@ class Summariser:
 
         check_length(article.text, max_chars=self.settings.max_chars)
         if self.settings.uses_local_model:
-            from .local import DEFAULT_CONTEXT_WINDOW
+            from .llm.local import DEFAULT_CONTEXT_WINDOW
 
             session = self._session(article)
             check_context(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -25,6 +25,7 @@ from .errors import RefusalError, SummaryFailed, TruncationError
 from .floor import floor_problems
 from .grounding import ArticleText, GroundingResult, candidate_names, check_draft, drop_items, located_items, quotable_spans
 from . import wire
+from .llm import Reply
 from .injection import Injection, find_injections, mask, strip, warnings_for
 from .prompts import Prompt
 from .schema import (
@@ -71,22 +72,6 @@ def _runs_on(text: str) -> bool:
                 if text[start : start + 2 * length] == text[other : other + 2 * length]:
                     return True
     return False
-
-@dataclass(frozen=True)
-class Reply:
-    """What came back for one request, whatever transport carried it."""
-
-    content: str | None
-    finish_reason: str | None = "stop"
-    refusal: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    latency_s: float = 0.0
-    transport_retries: int = 0
-    # What the server says about its own work, when it says it (llama.cpp's "timings").
-    cached_tokens: int | None = None
-    prompt_s: float | None = None
-    generation_s: float | None = None
-
 
 class ReplyRejected(Exception):
     """The reply was unusable but another attempt may fix it (internal: drives the re-ask loop)."""

@@ -249,7 +249,7 @@ def test_dry_run_lists_cached_and_new_without_calling_a_model(bllm, tmp_path, ca
 
 
 def test_dry_run_with_default_settings_never_starts_the_local_model(tmp_path, capsys, monkeypatch):
-    import summariser.local as local
+    import summariser.llm.local as local
 
     monkeypatch.setattr(local, "shared_server", lambda *a, **k: pytest.fail("the local model was started"))
     write_corpus(tmp_path / "inbox", n=2, failing=0)
@@ -258,7 +258,7 @@ def test_dry_run_with_default_settings_never_starts_the_local_model(tmp_path, ca
 
 
 def test_default_settings_use_the_local_endpoint_for_briefing_calls(clean_env, tmp_path, monkeypatch):
-    import summariser.local as local
+    import summariser.llm.local as local
 
     with ScriptedLLM(responder=briefing_responder) as server:
         class Fake:

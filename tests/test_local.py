@@ -1,4 +1,4 @@
-"""summariser.local: weight assembly and verification, model resolution, the server, the CLI."""
+"""summariser.llm.local: weight assembly and verification, model resolution, the server, the CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from summariser.cli.model import app
 from summariser.config import LOCAL_MODEL_NAME, Settings
 from summariser.errors import ModelError
-from summariser.local import (
+from summariser.llm.local import (
     DEFAULT_CONTEXT_WINDOW,
     MODEL_SIZE,
     LocalServer,

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.model
 
 def _local_extra_installed() -> bool:
     try:
-        from summariser.local import find_model_parts
+        from summariser.llm.local import find_model_parts
 
         find_model_parts()
         import xllamacpp  # noqa: F401

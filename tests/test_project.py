@@ -66,7 +66,8 @@ def test_every_command_has_help_text_that_teaches():
 
 
 def test_install_hints_name_extras_that_exist():
-    from summariser import local, ner
+    from summariser import ner
+    from summariser.llm import local
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
     for hint in (ner.INSTALL_HINT, local.INSTALL_HINT):

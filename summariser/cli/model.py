@@ -14,7 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from ..config import LOCAL_MODEL_NAME, Settings
 from ..errors import ModelError
-from ..local import (
+from ..llm.local import (
     MODEL_SHA256,
     ServerOptions,
     describe_model,

@@ -1,9 +1,9 @@
-"""The only module that imports ``openai``: clients, transport retries, error translation.
+"""The only module that imports ``openai``: clients, error translation, the transport loop.
 
-Transport retries live here, in tenacity, and the SDK's own retries are switched off
-(``max_retries=0``) so every retry is counted and bounded by one time budget: 429 (honouring
-Retry-After), 5xx, timeouts and connection errors back off exponentially with jitter. Errors
-no retry can fix (auth, bad request, context length) fail at once with what to do.
+The SDK's own retries are switched off (``max_retries=0``) so every retry is counted and bounded
+by one time budget: the rule (429 honouring Retry-After, 5xx, timeouts and connection errors,
+backoff with jitter) is ``llm.retry``'s, run here in tenacity. Errors no retry can fix (auth,
+bad request, context length) fail at once with what to do.
 """
 
 from __future__ import annotations
@@ -16,22 +16,12 @@ from typing import Any
 
 import httpx
 import openai
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying, Retrying
 
-from .config import Settings
-from .endpoint import OPENAI_URL, safe_url
-from .retry import is_retryable_status, retry_after_s
-from .redaction import redact, remember_key
-from .retrying import released
-from .errors import (
+from ..config import Settings
+from ..endpoint import OPENAI_URL, safe_url
+from ..redaction import redact, remember_key
+from ..errors import (
     AuthError,
     BadRequestError,
     ContextLengthError,
@@ -41,28 +31,13 @@ from .errors import (
     ResponseFormatUnsupported,
     TransportError,
 )
-from .session import Reply
-from .schema import Usage
+from ..schema import Usage
+from . import Reply
+from .retry import CONNECT_TRIES, CONNECT_WAIT_S, RetryPolicy, Transient, is_retryable_status, released, retry_after_s
 
 PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 _CONTEXT_HINTS = ("context_length", "context length", "context size", "maximum context", "too many tokens", "exceeds the available context")
 _FORMAT_HINTS = ("response_format", "json_schema", "json schema")
-# Connection refused: nothing listens there, and waiting the whole retry budget (~33 s with the
-# default backoff) for it to appear only hides the mistake. A few quick tries ride out a server
-# that is just restarting; then the run stops with one line.
-CONNECT_TRIES = 3
-CONNECT_WAIT_S = 0.25
-
-
-class Transient(Exception):
-    """A failure worth retrying after a pause (internal to this module)."""
-
-    def __init__(self, message: str, retry_after: float | None = None, *, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.unreachable = unreachable  # the connection itself could not be made
-
-
 def endpoint_url(settings: Settings) -> str:
     """The endpoint's URL as it is safe to show: no user:password part."""
     return safe_url(settings.base_url or OPENAI_URL)
@@ -126,28 +101,6 @@ def _short(exc: openai.APIStatusError) -> str:
     return (exc.message or "")[:300]
 
 
-class _Wait:
-    """Honour Retry-After when the server gives one, else exponential backoff with jitter."""
-
-    def __init__(self, budget_s: float) -> None:
-        self.budget_s = budget_s
-        self.backoff = wait_exponential_jitter(multiplier=0.5, max=20, jitter=0.5)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, Transient) and exc.unreachable:
-            return CONNECT_WAIT_S * 2 ** (state.attempt_number - 1)
-        if isinstance(exc, Transient) and exc.retry_after is not None:
-            return min(exc.retry_after, self.budget_s)
-        return self.backoff(state)
-
-
-def _stop_unreachable(state: RetryCallState) -> bool:
-    """Stop after ``CONNECT_TRIES`` tries that could not even connect."""
-    exc = state.outcome.exception() if state.outcome else None
-    return isinstance(exc, Transient) and exc.unreachable and state.attempt_number >= CONNECT_TRIES
-
-
 def _checked(response: Any, settings: Settings) -> Any:
     # With a non-JSON content type the SDK returns the raw string; with a wrong shape, Nones.
     if isinstance(response, (str, bytes)) or getattr(response, "choices", None) is None:
@@ -207,7 +160,11 @@ class ChatClient:
         remember_key(self.settings.api_key)
         self._sync: openai.OpenAI | None = None
         self._async: openai.AsyncOpenAI | None = None
-        self._retry = self._retry_kwargs()  # tenacity's strategies are stateless: built once
+        self._retry = RetryPolicy.from_settings(self.settings).tenacity()  # stateless: built once
+
+    @property
+    def model(self) -> str | None:
+        return self.settings.model
 
     def _kwargs(self) -> dict[str, Any]:
         return {
@@ -233,15 +190,6 @@ class ChatClient:
 
     def _adapted(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.adapt(body) if self.adapt is not None else body
-
-    def _retry_kwargs(self) -> dict[str, Any]:
-        budget = self.settings.retry_budget_s
-        return {
-            "retry": retry_if_exception_type(Transient),
-            "wait": _Wait(budget),
-            "stop": stop_after_attempt(self.settings.max_transport_retries + 1) | stop_before_delay(budget) | _stop_unreachable,
-            "reraise": True,
-        }
 
     def _give_up(self, exc: Transient, tries: int, started: float) -> TransportError:
         if exc.unreachable:
@@ -306,4 +254,4 @@ class ChatClient:
                 loop.create_task(client.close())
 
 
-__all__ = ["ChatClient", "LLMError", "ResponseFormatUnsupported", "translate_error"]
+__all__ = ["CONNECT_TRIES", "CONNECT_WAIT_S", "ChatClient", "LLMError", "PLACEHOLDER_KEY", "ResponseFormatUnsupported", "Transient", "endpoint_url", "translate_error"]

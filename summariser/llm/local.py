@@ -10,7 +10,7 @@ hashing as it writes, and refuses anything but the official sha256. A small JSON
 records size, mtime and sha256 so later runs trust the file without re-hashing 1.1 GB.
 
 Server: llama.cpp's own HTTP server (``xllamacpp.Server`` listens on ``params.hostnames`` /
-``params.port``) runs in a child process (``python -m summariser.local serve-child``) so it can
+``params.port``) runs in a child process (``python -m summariser.llm.local serve-child``) so it can
 be killed cleanly, measured on its own and logged to ``$SUMMARISER_HOME/logs/llama-server.log``.
 The child exits when its parent does (its stdin pipe closes), even after ``kill -9``.
 """
@@ -35,9 +35,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import LOCAL_MODEL_NAME, Settings
-from .errors import ModelError
-from .files import atomic_open, atomic_write_text
+from ..config import LOCAL_MODEL_NAME, Settings
+from ..errors import ModelError
+from ..files import atomic_open, atomic_write_text
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
@@ -447,7 +447,7 @@ class LocalServer:
     def _spawn(self) -> None:
         opts = self.options
         cmd = [
-            sys.executable, "-m", "summariser.local", "serve-child",
+            sys.executable, "-m", "summariser.llm.local", "serve-child",
             "--model", str(self.model_path),
             "--host", self.host,
             "--port", str(self.port),
@@ -460,7 +460,7 @@ class LocalServer:
             cmd.append("--flash-attn")
         # The child must import this very package even when it is run from a checkout.
         env = dict(os.environ)
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
@@ -599,7 +599,7 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _serve_child(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m summariser.local serve-child")
+    parser = argparse.ArgumentParser(prog="python -m summariser.llm.local serve-child")
     parser.add_argument("--model", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -646,7 +646,7 @@ def _serve_child(argv: Sequence[str]) -> int:
 def _main(argv: Sequence[str]) -> int:
     if argv and argv[0] == "serve-child":
         return _serve_child(argv[1:])
-    print("usage: python -m summariser.local serve-child --model PATH --port N [...]", file=sys.stderr)
+    print("usage: python -m summariser.llm.local serve-child --model PATH --port N [...]", file=sys.stderr)
     return 2
 
 
