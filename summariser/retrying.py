@@ -1,6 +1,6 @@
 """Moved to ``summariser.llm.retry`` (with the rest of the transport policy).
 
-Kept only for ``store.py``'s ``from .retrying import released`` until the store's own move
+Kept only for ``store/_base.py``'s ``from ..retrying import released`` until the store's owner
 updates that import; new code imports ``released`` from ``summariser.llm.retry``.
 """
 
