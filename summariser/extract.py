@@ -1,6 +1,6 @@
 """summarise_article(): render -> call -> validate -> ground -> re-ask, driven by tenacity.
 
-The only module that runs the re-ask loop. Transport retries live in llm.py; the conversation
+The only module that runs the re-ask loop. Transport retries live in llm/ (llm.retry's policy); the conversation
 rules in session.py; this module wires them to a model (remote, the embedded one, or any
 ``ChatModel``) and to the run store.
 
@@ -17,7 +17,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
@@ -26,6 +26,7 @@ from .config import Settings
 from .drive import iterate_in_thread, run_blocking
 from .errors import LLMError, SummariserError
 from .prompts import Prompt, load_prompt
+from .llm import ChatModel
 from .llm.retry import released
 from .schema import ArticleSummary
 from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
@@ -52,15 +53,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.summary is not None
-
-
-class ChatModel(Protocol):
-    """What ``Summariser`` needs of a model: a chat completion request body in, a ``Reply`` out,
-    blocking or awaited (``llm.ChatClient``, ``testing.FakeModel``'s client, or your own)."""
-
-    def complete(self, body: dict[str, Any]) -> Reply: ...
-
-    async def acomplete(self, body: dict[str, Any]) -> Reply: ...
 
 
 @dataclass(frozen=True)
@@ -432,9 +424,6 @@ class Summariser:
         close = getattr(self._client, "aclose", None)
         if close is not None:
             await close()
-        elif getattr(self._client, "_async", None) is not None:  # a ChatClient without aclose()
-            client, self._client._async = self._client._async, None  # type: ignore[union-attr]
-            await client.close()
 
     def close(self) -> None:
         close = getattr(self._client, "close", None)

@@ -307,7 +307,7 @@ def test_plain_prompt_sends_the_plain_schema(llm, settings, seed_text):
 
 
 def test_a_summary_leaves_no_cyclic_garbage(llm, settings, seed_text):
-    """tenacity's loop objects form reference cycles; summariser breaks them (summariser/retrying.py),
+    """tenacity's loop objects form reference cycles; summariser breaks them (llm.retry.released),
     because at 64 requests in flight the cyclic collector otherwise costs more than the library."""
     import asyncio
     import gc

@@ -2,9 +2,9 @@
 
     llm/__init__.py   ChatModel (the protocol) and Reply: session and drivers depend on these only
     llm/retry.py      the one transport policy: classify, Retry-After, backoff, one time budget
-    llm/openai.py     the only module that imports ``openai``: chat, Files and Batches calls
+    llm/openai.py     the only module that imports ``openai`` (chat; batch.py borrows its client
+                      for the Files and Batches calls)
     llm/local.py      the embedded llama.cpp model (``python -m summariser.llm.local serve-child``)
-    llm/ratelimit.py  a wrapper model that keeps any ChatModel under requests/tokens per minute
 
 Importing this package does not import ``openai`` (``import summariser`` stays fast): the names
 from ``llm.openai`` (``ChatClient``, ``translate_error``, ...) are loaded on first use.
@@ -45,8 +45,7 @@ class ChatModel(Protocol):
 
     ``body`` is exactly what ``Session.request()`` builds (``model``, ``messages``,
     ``response_format``, ...). Transport failures are retried inside the model; what reaches the
-    caller is a ``Reply`` or a final ``LLMError``. ``ChatClient`` is the OpenAI-compatible one;
-    ``llm.ratelimit.RateLimited`` wraps any model.
+    caller is a ``Reply`` or a final ``LLMError``. ``ChatClient`` is the OpenAI-compatible one.
     """
 
     @property

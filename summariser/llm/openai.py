@@ -240,6 +240,12 @@ class ChatClient:
             raise exc.sent(tries, time.monotonic() - started)
         return _to_reply(response, time.monotonic() - started, tries - 1)
 
+    async def aclose(self) -> None:
+        """Close the async connections inside the event loop that opened them."""
+        if self._async is not None:
+            client, self._async = self._async, None
+            await client.close()
+
     def close(self) -> None:
         if self._sync is not None:
             self._sync.close()

@@ -82,7 +82,7 @@ class StoreBase:
         busy timeout), so that case is retried for up to the busy timeout, briefly apart."""
         from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
-        from ..retrying import released
+        from ..llm.retry import released
 
         def locked(exc: BaseException) -> bool:
             return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
