@@ -29,6 +29,7 @@ from .errors import (
     TransportError,
     TruncationError,
 )
+from .exitcodes import ExitCode
 from .extract import Outcome, Summariser, asummarise_article, summarise_article
 from .prompts import Prompt, list_prompts, load_prompt
 from .schema import (
@@ -53,6 +54,7 @@ __all__ = [
     "ConfigError",
     "ContextLengthError",
     "EndpointUnreachable",
+    "ExitCode",
     "ExportError",
     "Grounding",
     "InputError",

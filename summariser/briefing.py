@@ -38,9 +38,11 @@ from .article import Article
 from .collect import Collection, Collector, filter_since
 from .config import Settings
 from .errors import BriefingBusy, ContextLengthError, LLMError, SummariserError, SummaryFailed
+from .exitcodes import ExitCode
 from .extract import Outcome, Summariser
 from .files import atomic_write_text
 from .grounding import ArticleText, GroundingResult, Problem, normalise
+from .limits import DEFAULT_CONTEXT_BUDGET
 from .prompts import Prompt, load_prompt
 from .schema import (
     BRIEFING_SCHEMA_VERSION,
@@ -74,11 +76,9 @@ if TYPE_CHECKING:
 BRIEFING_PROMPT = "briefing"
 STORY_PROMPT = "story"
 MAX_TOP_STORIES = 10
-DEFAULT_CONTEXT_BUDGET = 4096  # tokens: the embedded model's context window per slot
 CHARS_PER_TOKEN = 4
 MAX_STAGES = 6
 MAX_PARTICIPANTS_LISTED = 30
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ class BriefingResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_PARTIAL if self.briefing.failures else EXIT_OK
+        return ExitCode.PARTIAL if self.briefing.failures else ExitCode.OK
 
 
 ProgressHook = Callable[[Outcome, int, int], None]

@@ -21,7 +21,8 @@
         │   └── EndpointUnreachable   connection refused a few times in a row     (stops the run)
         └── SummaryFailed         replies still invalid or ungrounded after --max-attempts
 
-Messages are one line and say what to do next; the CLI prints them as ``Error: ...``.
+Messages are one line and say what to do next; the CLI prints them as ``Error: ...`` and exits
+with the error's ``exit_code``, one of ``summariser.exitcodes.ExitCode``.
 
 An error whose ``stops_run`` is true would be the same for every article (wrong key, no such
 model, nothing listening): a run over many articles stops at the first one instead of paying for,
@@ -32,11 +33,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .exitcodes import ExitCode
+
 
 class SummariserError(Exception):
     """Root of every error summariser raises on purpose."""
 
-    exit_code: int = 1
+    exit_code: int = ExitCode.FAILED
     stops_run: bool = False  # the same error would hit every other article: stop the whole run
 
 
@@ -47,13 +50,13 @@ class InputError(SummariserError):
 class ConfigError(SummariserError):
     """Settings are invalid or incomplete."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class PromptError(SummariserError):
     """A prompt template cannot be found, loaded or rendered."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ModelError(SummariserError):
@@ -78,7 +81,7 @@ class Interrupted(SummariserError):
     Raised by commands from their KeyboardInterrupt handler: a plain KeyboardInterrupt would end
     the process with 130 and no word of what was kept."""
 
-    exit_code = 130
+    exit_code = ExitCode.INTERRUPTED
 
 
 class LLMError(SummariserError):
@@ -124,14 +127,14 @@ class LLMError(SummariserError):
 class AuthError(LLMError):
     """The endpoint rejected the credentials (401/403)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
     stops_run = True
 
 
 class ModelNotFoundError(LLMError, ConfigError):
     """The endpoint has no model by the configured name (404): a configuration error."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
     stops_run = True
 
 
@@ -162,7 +165,7 @@ class TransportError(LLMError):
 class EndpointUnreachable(TransportError):
     """Nothing answers at the endpoint (connection refused on a few quick tries)."""
 
-    exit_code = 2  # a wrong --base-url, or a server not started: fix the setup, then rerun
+    exit_code = ExitCode.USAGE  # a wrong --base-url, or a server not started: fix the setup, then rerun
     stops_run = True
 
 

@@ -1,8 +1,8 @@
 """The ``summariser`` command line: thin commands over the library, one error boundary.
 
-Exit codes: 0 success; 1 some work failed (the rest was still done and written);
-2 usage or configuration error; 3 a briefing was produced but some articles failed (partial);
-130 interrupted.
+Exit codes (``summariser.exitcodes.ExitCode``): 0 success; 1 some work failed (the rest was still
+done and written); 2 usage or configuration error; 3 a briefing was produced but some articles
+failed (partial); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import traceback
 import typer
 
 from ..errors import Interrupted, SummariserError
+from ..exitcodes import ExitCode
 from rich.markup import escape
 
 from ._common import err_console
@@ -128,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         # standalone mode: typer renders usage errors itself (exit 2) and turns Exit into SystemExit
         command.main(args=argv, prog_name="summariser", standalone_mode=True)
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return exc.code if isinstance(exc.code, int) else (ExitCode.OK if exc.code is None else ExitCode.FAILED)
     except KeyboardInterrupt:
         err_console.print("Interrupted: rerun the same command to continue (finished work is kept).")
-        return 130
+        return ExitCode.INTERRUPTED
     except Interrupted as exc:
         err_console.print(escape(str(exc)), markup=True, soft_wrap=True)  # one line, not an error
         return exc.exit_code
@@ -152,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 markup=True,
                 soft_wrap=True,
             )
-        return 1
-    return 0
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _print_traceback() -> None:
