@@ -115,12 +115,21 @@ class Settings:
         return replace(self, base_url=base_url, model=model or self.model)
 
     @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, defaults: Mapping[str, Any] | None = None, **flags: Any) -> "Settings":
+    def load(
+        cls,
+        env: Mapping[str, str] | None = None,
+        defaults: Mapping[str, Any] | None = None,
+        *,
+        local_defaults: Mapping[str, Any] | None = None,
+        **flags: Any,
+    ) -> "Settings":
         """Flags (non-None keyword arguments) > environment > ``config.toml`` > ``defaults`` > built-ins.
 
         ``defaults`` are a command's own built-in defaults (e.g. one worker for ``summarise``):
-        they sit below the config file, so ``concurrency = 4`` there still applies."""
-        values, origins = resolve(env, defaults, **flags)
+        they sit below the config file, so ``concurrency = 4`` there still applies.
+        ``local_defaults`` replace them when no endpoint is configured (the embedded model, e.g.
+        one worker for ``briefing``), decided in the same pass."""
+        values, origins = resolve(env, defaults, local_defaults=local_defaults, **flags)
         values["origins"] = origins
         from .redaction import remember_key
 
@@ -159,9 +168,15 @@ def config_path(env: Mapping[str, str] | None = None, home: str | Path | None = 
 
 
 def resolve(
-    env: Mapping[str, str] | None = None, defaults: Mapping[str, Any] | None = None, **flags: Any
+    env: Mapping[str, str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    *,
+    local_defaults: Mapping[str, Any] | None = None,
+    **flags: Any,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Settings values and where each came from ("flag", "env", "config", "default")."""
+    """Settings values and where each came from ("flag", "env", "config", "default").
+
+    ``local_defaults`` apply, as defaults, only when neither a base URL nor a key is set."""
     env = os.environ if env is None else env
     path = config_path(env, flags.get("home"))
     known = {f.name for f in fields(Settings)} - {"origins"}
@@ -179,6 +194,11 @@ def resolve(
             raise ConfigError(f"unknown setting(s) {', '.join(unknown)} {where}: remove them")
         values.update(layer)
         sources.update(dict.fromkeys(layer, source))
+    unknown = sorted(set(local_defaults or ()) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} given: remove them")
+    if values.get("base_url") is None and values.get("api_key") is None:  # Settings.uses_local_model
+        values.update({k: v for k, v in (local_defaults or {}).items() if sources[k] == "default"})
     values["home"] = path.parent
     for key in _PATHS:
         if values.get(key) is not None:

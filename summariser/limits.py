@@ -17,9 +17,10 @@ from typing import Any
 
 from .errors import ContextLengthError, InputError
 
-__all__ = ["CHARS_PER_TOKEN", "DEFAULT_MAX_CHARS", "check_context", "check_length", "estimate_tokens"]
+__all__ = ["CHARS_PER_TOKEN", "DEFAULT_CONTEXT_BUDGET", "DEFAULT_MAX_CHARS", "check_context", "check_length", "estimate_tokens"]
 
 DEFAULT_MAX_CHARS = 100_000
+DEFAULT_CONTEXT_BUDGET = 4096  # tokens a briefing request may take: the embedded model's context window per slot
 CHARS_PER_TOKEN = 3.5  # English news through a BPE tokenizer: 3.5-4.5; the low end errs on the safe side
 
 

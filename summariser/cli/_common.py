@@ -1,10 +1,16 @@
-"""Shared CLI plumbing: consoles, common options, settings from flags."""
+"""Shared CLI plumbing: consoles, the options several commands take, settings from flags.
+
+An option several commands share is declared here once (its flags, variable, limits and usual
+help). Where a command's help must say something of its own (briefing's ``--concurrency`` has
+another default), it calls the ``*_option(help)`` maker with that text; the rest stays shared.
+Exit codes are ``summariser.exitcodes.ExitCode`` (re-exported here for commands)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config import ENV_VARS, Settings
+from ..exitcodes import ExitCode  # noqa: F401  (commands take it from here with the options)
 from ..redaction import redact
 
 
@@ -46,6 +53,43 @@ RetryBudgetOpt = Annotated[
     typer.Option("--retry-budget", min=0, metavar="SECONDS", help="Seconds one request may spend retrying 429/5xx/timeouts before giving up (env SUMMARISER_RETRY_BUDGET, config retry_budget_s). Default: 120.", show_default=False),
 ]
 LocalModelOpt = Annotated[Path | None, typer.Option("--local-model", envvar="SUMMARISER_LOCAL_MODEL", help="A GGUF file to serve instead of the bundled model.", show_default=False)]
+GlobOpt = Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)]
+RefreshOpt = Annotated[bool, typer.Option("--refresh", help="Ignore cached results and call the model again.")]
+
+
+class Mode(str, Enum):
+    """How the reply's structure is asked for (``Settings.mode``)."""
+
+    auto = "auto"
+    json_schema = "json_schema"
+    json_object = "json_object"
+
+
+def mode_option(help: str = "Structured output: json_schema (strict, grammar-enforced), json_object (schema in the prompt), or auto (json_schema, falling back to json_object if the server rejects it). Default: auto.") -> Any:
+    return typer.Option("--mode", help=help, show_default=False)
+
+
+def max_attempts_option(help: str = "Replies to try before giving up; failures are fed back to the model. Default: 3.") -> Any:
+    return typer.Option("--max-attempts", min=1, max=10, help=help, show_default=False)
+
+
+def concurrency_option(help: str = "Articles in flight at once (1 suits the local model). Default: 1.") -> Any:
+    return typer.Option("--concurrency", "-j", min=1, max=64, help=help, show_default=False)
+
+
+def timeout_option(help: str = "Seconds to wait for one reply. Default: 120.") -> Any:
+    return typer.Option("--timeout", min=1, help=help, show_default=False)
+
+
+def quiet_option(help: str = "No progress on stderr (errors are still printed).") -> Any:
+    return typer.Option("--quiet", "-q", help=help)
+
+
+ModeOpt = Annotated[Mode | None, mode_option()]
+MaxAttemptsOpt = Annotated[int | None, max_attempts_option()]
+ConcurrencyOpt = Annotated[int | None, concurrency_option()]
+TimeoutOpt = Annotated[float | None, timeout_option()]
+QuietOpt = Annotated[bool, quiet_option()]
 
 
 _ENVVAR_OPTIONS = {"OPENAI_BASE_URL", "SUMMARISER_MODEL", "SUMMARISER_DB", "SUMMARISER_LOCAL_MODEL"}  # the envvar= below
@@ -62,9 +106,11 @@ def load_settings(**flags: Any) -> Settings:
 
     Options declared with ``envvar=`` (``--base-url``/OPENAI_BASE_URL, ...) reach us filled from
     the environment. A value equal to its variable's is left to the environment layer, so errors
-    and ``config show`` name the variable the user set rather than a flag they never typed."""
+    and ``config show`` name the variable the user set rather than a flag they never typed.
+    Choices (``Mode``) are passed as their values."""
     flags = {
-        key: None if value is not None and ENV_VARS.get(key) in _ENVVAR_OPTIONS and os.environ.get(ENV_VARS[key]) == str(value) else value
+        key: None if value is not None and ENV_VARS.get(key) in _ENVVAR_OPTIONS and os.environ.get(ENV_VARS[key]) == str(value)
+        else value.value if isinstance(value, Enum) else value
         for key, value in flags.items()
     }
     settings = Settings.load(**flags)
@@ -93,3 +139,4 @@ def print_json(data: Any) -> None:
     """Compact JSON on stdout, one document per line (so several make JSON Lines)."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n")
     sys.stdout.flush()
+

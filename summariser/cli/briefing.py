@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from ..briefing import DEFAULT_CONTEXT_BUDGET, EXIT_FAILED, EXIT_PARTIAL, BriefingBuilder, BriefingPlan, briefing_lock
 from ..errors import InputError, SummariserError
-from ..render import format_for, render_json, write_briefing
-from ..whatsnew import PreviousBriefing, default_previous, load_previous, remember
-from ..endpoint import describe_endpoint
-from ..timeutil import SINCE_HELP, parse_since
+from ..limits import DEFAULT_CONTEXT_BUDGET
 from ..sources import DIRECTORY_HELP
-from ._common import BaseUrlOpt, DbOpt, FetchTimeoutOpt, LocalModelOpt, MaxCharsOpt, ModelOpt, PromptOpt, RetryBudgetOpt, console, err_console, load_settings, pipe_console, print_warning
+from ..timeutil import SINCE_HELP, parse_since
+from ._common import (
+    BaseUrlOpt,
+    DbOpt,
+    ExitCode,
+    FetchTimeoutOpt,
+    GlobOpt,
+    LocalModelOpt,
+    MaxCharsOpt,
+    Mode,
+    ModelOpt,
+    PromptOpt,
+    RetryBudgetOpt,
+    concurrency_option,
+    err_console,
+    load_settings,
+    max_attempts_option,
+    mode_option,
+    pipe_console,
+    print_warning,
+    quiet_option,
+    timeout_option,
+)
 from .progress import ArticleProgress
-from .summarise import Mode
+
+if TYPE_CHECKING:  # the briefing machinery (render, stories, whatsnew) loads when the command runs
+    from ..briefing import BriefingPlan
+    from ..whatsnew import PreviousBriefing
 
 
 def _advance(progress: ArticleProgress, outcome, total: int) -> None:
@@ -31,7 +51,7 @@ def _advance(progress: ArticleProgress, outcome, total: int) -> None:
 def briefing_command(
     sources: Annotated[list[str], typer.Argument(help=f"Article files, directories, globs, RSS/Atom feeds (file or URL) and article URLs. {DIRECTORY_HELP}", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the briefing; the suffix picks the format: .md, .html or .json.", show_default=False)],
-    glob: Annotated[str | None, typer.Option("--glob", metavar="PATTERN", help="Files a directory contributes, e.g. '*.md'. Default: *.txt, *.html, *.htm.", show_default=False)] = None,
+    glob: GlobOpt = None,
     since: Annotated[str | None, typer.Option("--since", help=f"Only articles dated (else first seen) from then on: {SINCE_HELP}.", show_default=False)] = None,
     title: Annotated[str | None, typer.Option("--title", help="The briefing's title. Default: 'Briefing YYYY-MM-DD'.", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be summarised and what is cached; call no model, write nothing.")] = False,
@@ -41,16 +61,16 @@ def briefing_command(
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    mode: Annotated[Mode | None, typer.Option("--mode", help="Structured output: json_schema, json_object or auto. Default: auto.", show_default=False)] = None,
-    max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies to try per article and per briefing call. Default: 3.", show_default=False)] = None,
+    mode: Annotated[Mode | None, mode_option("Structured output: json_schema, json_object or auto. Default: auto.")] = None,
+    max_attempts: Annotated[int | None, max_attempts_option("Replies to try per article and per briefing call. Default: 3.")] = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached summaries and briefing calls; call the model again.")] = False,
     db: DbOpt = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-j", min=1, max=64, help="Articles in flight at once. Default: 4, or 1 with the embedded model.", show_default=False)] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", min=1, help="Seconds to wait for one model reply. Default: 120.", show_default=False)] = None,
+    concurrency: Annotated[int | None, concurrency_option("Articles in flight at once. Default: 4, or 1 with the embedded model.")] = None,
+    timeout: Annotated[float | None, timeout_option("Seconds to wait for one model reply. Default: 120.")] = None,
     fetch_timeout: FetchTimeoutOpt = 20.0,
     retry_budget: RetryBudgetOpt = None,
     max_chars: MaxCharsOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (errors and the final line are still printed).")] = False,
+    quiet: Annotated[bool, quiet_option("No progress on stderr (errors and the final line are still printed).")] = False,
     local_model: LocalModelOpt = None,
     previous: Annotated[Path | None, typer.Option("--previous", metavar="FILE", help="The briefing JSON to compare with: each story is marked new, developing or unchanged. Default: the JSON at --out, else the copy the last run to --out kept in the data dir.", show_default=False)] = None,
 ) -> None:
@@ -75,17 +95,19 @@ def briefing_command(
 
       summariser briefing inbox/ --previous monday.json --out today.html
     """
+    from ..briefing import BriefingBuilder, briefing_lock
+    from ..endpoint import describe_endpoint
+    from ..render import format_for, render_json, write_briefing
+    from ..store import Store
+    from ..whatsnew import remember
+
     fmt = format_for(out)
     since_at = parse_since(since) if since else None
-    flags = dict(
-        prompt=prompt, model=model, base_url=base_url, mode=mode.value if mode else None, max_attempts=max_attempts,
+    settings = load_settings(
+        prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts,
         db_path=db, concurrency=concurrency, timeout_s=timeout, retry_budget_s=retry_budget, local_model=local_model, max_chars=max_chars,
+        local_defaults={"concurrency": 1},  # one worker suits the embedded model, unless said otherwise anywhere
     )
-    settings = load_settings(**flags)
-    if settings.uses_local_model:  # one worker suits the embedded model, unless said otherwise anywhere
-        settings = load_settings(**flags, defaults={"concurrency": 1})
-    from ..store import Store
-
     with Store(settings.store_path) as store, BriefingBuilder(
         settings, store=store, prompt=briefing_prompt, context_budget=context_budget, fetch_timeout_s=fetch_timeout,
         pattern=glob,
@@ -127,8 +149,8 @@ def briefing_command(
         _print_failures(b.failures)
         if any(failure.stage != "collect" for failure in b.failures):
             err_console.print(f"Model calls went to {escape(describe_endpoint(settings))}.")
-        err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {EXIT_PARTIAL} (partial).")
-        raise typer.Exit(EXIT_PARTIAL)
+        err_console.print(f"{len(b.failures)} failure(s); the briefing lists them. Exit code {ExitCode.PARTIAL} (partial).")
+        raise typer.Exit(ExitCode.PARTIAL)
 
 
 def _print_failures(failures) -> None:
@@ -136,8 +158,10 @@ def _print_failures(failures) -> None:
         err_console.print(f"[bold red]Failed:[/] {escape(failure.source)} ({failure.stage}): {escape(failure.reason)}")
 
 
-def _previous(given: Path | None, out: Path, home: Path) -> PreviousBriefing | None:
+def _previous(given: Path | None, out: Path, home: Path) -> "PreviousBriefing | None":
     """The previous briefing: ``--previous`` (an error when unreadable), else the default (a warning)."""
+    from ..whatsnew import default_previous, load_previous
+
     if given is not None:
         return load_previous(given)
     path = default_previous(out, home)
@@ -151,7 +175,9 @@ def _previous(given: Path | None, out: Path, home: Path) -> PreviousBriefing | N
         return None
 
 
-def _print_plan(plan: BriefingPlan, out: Path) -> None:
+def _print_plan(plan: "BriefingPlan", out: Path) -> None:
+    from rich.table import Table
+
     console = pipe_console()  # piped into a file or grep: one row per line, paths whole
     table = Table(title=f"Dry run for {out}: nothing is summarised or written", title_justify="left")
     table.add_column("status")
@@ -175,4 +201,4 @@ def _print_plan(plan: BriefingPlan, out: Path) -> None:
     )
 
 
-__all__ = ["briefing_command", "EXIT_FAILED"]
+__all__ = ["briefing_command"]
