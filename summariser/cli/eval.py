@@ -12,7 +12,7 @@ from ..errors import ConfigError, InputError, SummariserError
 from ..evaluate import DEFAULT_ACU_THRESHOLD, EvalDoc, load_datasets, ner_baseline, run_eval
 from ..prompts import Prompt, load_prompt
 from ..schema import ArticleSummary
-from .summarise import Mode
+from ._common import Mode
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, RetryBudgetOpt, console, err_console, load_settings, stdout_is_terminal
 
 

@@ -27,12 +27,14 @@ from ._common import (
     FetchTimeoutOpt,
     LocalModelOpt,
     MaxCharsOpt,
+    Mode,
     ModelOpt,
     PromptOpt,
     RetryBudgetOpt,
     console,
     err_console,
     load_settings,
+    mode_option,
     print_json,
     print_warning,
     stdout_is_terminal,
@@ -46,12 +48,6 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     html = "html"
-
-
-class Mode(str, Enum):
-    auto = "auto"
-    json_schema = "json_schema"
-    json_object = "json_object"
 
 
 def _out_name(outcome: Outcome, used: set[str]) -> str:
@@ -72,7 +68,7 @@ def summarise_command(
     prompt: PromptOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    mode: Annotated[Mode | None, typer.Option("--mode", help="Structured output: json_schema (strict, grammar-enforced), json_object (schema in the prompt), or auto (json_schema, falling back to json_object if the server rejects it). Default: auto.", show_default=False)] = None,
+    mode: Annotated[Mode | None, mode_option()] = None,
     max_attempts: Annotated[int | None, typer.Option("--max-attempts", min=1, max=10, help="Replies to try before giving up; failures are fed back to the model. Default: 3.", show_default=False)] = None,
     strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Fail an article when any quote stays ungrounded, instead of keeping those items out. Default: --no-strict.", show_default=False)] = None,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore cached results and call the model again.")] = False,
