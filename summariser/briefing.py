@@ -18,6 +18,10 @@ so on until one call fits. Nothing is silently cut.
 
 Every briefing call is cached on disk (``<data dir>/briefings/cache/``) by the exact request,
 prompt file, model and schema version, so a rerun over the same articles makes no model call.
+
+Why one module of ~930 lines: the briefing task, its checks and its map-reduce over the
+context budget share one set of article ids and evidence rules; stories.py, whatsnew.py and
+render.py already hold the parts that stand alone.
 """
 
 from __future__ import annotations

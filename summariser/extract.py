@@ -9,6 +9,10 @@ There is one core, ``Summariser._run``/``_converse``, written once as coroutines
 the sync API runs it with blocking ``complete`` through ``drive.run_blocking`` (no event loop, so
 it also works inside one). ``run_many`` is the one driver for many articles; ``_RunRecorder``
 writes each run to the store in at most two transactions when the first reply is accepted.
+
+Why one module of ~470 lines: the core, its two entry points (awaited, blocking), the
+run_many driver and the run recorder share the claim/cache/finish steps; split, each half would
+reach into the other's private state.
 """
 
 from __future__ import annotations

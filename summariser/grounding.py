@@ -6,6 +6,9 @@ the threshold) counts and is reported as ``fuzzy``. Participant names and aliase
 the article; stance holders must be listed participants; a key fact's quote must share at least
 one content word or number with its statement (a quote that says nothing about the fact does
 not support it).
+
+Why one module of ~430 lines: normalising text with an offset map and every check that
+uses it belong together; offsets must come from the same normalisation as the match.
 """
 
 from __future__ import annotations

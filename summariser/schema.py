@@ -10,6 +10,9 @@ with a new ``SCHEMA_VERSION``. Two layers:
 Strings and lists carry ``maxLength``/``maxItems`` caps so a grammar-constrained small model
 cannot run on forever; a reply that reaches a cap is trimmed at a sentence or word boundary
 instead of being re-asked (a re-ask costs a whole reply).
+
+Why one module of ~650 lines: it is the published contract; every model, its caps and its
+trimming live together so that ``SCHEMA_VERSION`` covers one file.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ what came back to ``session.accept(reply)``.
 
 The conversation never grows without bound: a re-ask is exactly
 ``[system, user(article), assistant(last reply), user(problems)]``.
+
+Why one module of ~700 lines: both reply shapes (the whole draft and evidence by
+reference) go through the same check, re-ask, repeated-reply and floor rules, kept side by side
+so they cannot drift apart.
 """
 
 from __future__ import annotations

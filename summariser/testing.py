@@ -22,6 +22,10 @@ Endpoints: ``POST /v1/chat/completions`` (``stream: true`` too), ``GET /v1/model
 ``client.batches.*``: a batch advances one status per retrieve (validating -> in_progress ->
 completed) and runs its lines through the same queue and responder when it completes.
 The ``/v1`` prefix is optional on every path. The server uses only the standard library.
+
+Why one module of ~1,170 lines: it is a public test double that users import as one
+thing (server, scripted steps, fault helpers, FakeModel); it imports the library only lazily
+(the schema, and the client and Summariser for FakeModel), so importing it stays cheap.
 """
 
 from __future__ import annotations

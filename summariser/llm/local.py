@@ -13,6 +13,9 @@ Server: llama.cpp's own HTTP server (``xllamacpp.Server`` listens on ``params.ho
 ``params.port``) runs in a child process (``python -m summariser.llm.local serve-child``) so it can
 be killed cleanly, measured on its own and logged to ``$SUMMARISER_HOME/logs/llama-server.log``.
 The child exits when its parent does (its stdin pipe closes), even after ``kill -9``.
+
+Why one module of ~650 lines: weights, server options, the child process and its watchdog
+are one lifecycle (assemble -> verify -> spawn -> ready -> stop) that only this module knows.
 """
 
 from __future__ import annotations
