@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 import tomllib
@@ -48,6 +49,17 @@ def _walk(command: typer.main.TyperGroup | object, path: tuple[str, ...] = ()):
     yield path, command
     for name, sub in getattr(command, "commands", {}).items():
         yield from _walk(sub, (*path, name))
+
+
+def test_every_import_line_in_the_readme_imports():
+    """A reader copies the README's examples: each ``from summariser... import`` names what exists."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    found = re.findall(r"^\s*from (summariser[\w.]*) import ([\w, ]+)$", readme, re.MULTILINE)
+    assert found, "the README shows no import line"
+    for module_name, names in found:
+        module = importlib.import_module(module_name)
+        missing = [n.strip() for n in names.split(",") if not hasattr(module, n.strip())]
+        assert not missing, f"README: from {module_name} import {names}: {missing} missing"
 
 
 def test_every_command_has_help_text_that_teaches():
