@@ -2,7 +2,7 @@
 
 ``summarise``, ``briefing`` and ``batch`` all share this one code path (one prompt, one
 validation), whether the reply comes back over HTTP a second later or from a batch file a day
-later. Nothing here does I/O; drivers (extract.py, batch.py) send ``session.request()`` and feed
+later. Nothing here does I/O; drivers (extract.py, batch/) send ``session.request()`` and feed
 what came back to ``session.accept(reply)``.
 
 The conversation never grows without bound: a re-ask is exactly

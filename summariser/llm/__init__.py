@@ -2,7 +2,7 @@
 
     llm/__init__.py   ChatModel (the protocol) and Reply: session and drivers depend on these only
     llm/retry.py      the one transport policy: classify, Retry-After, backoff, one time budget
-    llm/openai.py     the only module that imports ``openai`` (chat; batch.py borrows its client
+    llm/openai.py     the only module that imports ``openai`` (chat; batch/api.py borrows its client
                       for the Files and Batches calls)
     llm/local.py      the embedded llama.cpp model (``python -m summariser.llm.local serve-child``)
 

@@ -1,0 +1,324 @@
+"""The local runner: execute a batch file against any chat-completions endpoint (the embedded
+model too), with bounded concurrency and rate limits, writing OpenAI-format result lines.
+
+It speaks plain HTTP (httpx), not the ``openai`` client, because it must see rate-limit headers
+and write each raw response body as it came.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..config import Settings
+from ..errors import InputError
+from ..llm.retry import is_retryable_status, retry_after_s
+from ..redaction import redact
+from ..schema import Usage
+from .files import BATCH_URL, _dumps
+from .pricing import estimate_cost, format_cost
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def parse_reset(value: str | None) -> float | None:
+    """OpenAI's ``x-ratelimit-reset-*`` durations (``1s``, ``6m0s``, ``20ms``) in seconds."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    parts = _DURATION.findall(value)
+    if not parts:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[unit] for n, unit in parts)
+
+
+class RateLimiter:
+    """Requests- and tokens-per-minute buckets, plus a shared pause set by the server.
+
+    The buckets are the user's limits (``--rpm``/``--tpm``), aiolimiter's leaky buckets (full at
+    the start, so a run may open with a burst of up to one minute's worth); the server's own say
+    wins: a 429's Retry-After, or ``x-ratelimit-remaining-*`` at zero, pauses every worker until
+    the reset.
+    """
+
+    def __init__(self, *, rpm: float | None = None, tpm: float | None = None) -> None:
+        from aiolimiter import AsyncLimiter
+
+        self.rpm = rpm
+        self.tpm = tpm
+        self._requests = AsyncLimiter(rpm, 60) if rpm else None
+        self._tokens = AsyncLimiter(tpm, 60) if tpm else None
+        self._resume_at = 0.0
+        self._lock = asyncio.Lock()
+        self.waited_s = 0.0
+
+    async def acquire(self, tokens: int) -> None:
+        async with self._lock:  # first come, first served: one waiter at a time
+            started = time.monotonic()
+            while (pause := self._resume_at - time.monotonic()) > 0:
+                await asyncio.sleep(pause)
+            if self._requests is not None:
+                await self._requests.acquire()
+            if self._tokens is not None and self.tpm:
+                await self._tokens.acquire(min(float(tokens), float(self.tpm)))  # one request never needs more than a minute's worth
+            self.waited_s += time.monotonic() - started
+
+    def pause(self, seconds: float) -> None:
+        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
+
+    def observe(self, headers: Any) -> None:
+        """Pause when the server says a limit is used up until its reset."""
+        for kind in ("requests", "tokens"):
+            remaining = headers.get(f"x-ratelimit-remaining-{kind}")
+            if remaining is None:
+                continue
+            try:
+                left = float(remaining)
+            except ValueError:
+                continue
+            if left <= 0:
+                reset = parse_reset(headers.get(f"x-ratelimit-reset-{kind}"))
+                if reset:
+                    self.pause(reset)
+
+
+@dataclass
+class RunReport:
+    """What ``run_batch_file`` did."""
+
+    requests: int = 0
+    ok: int = 0
+    errors: int = 0
+    skipped: int = 0
+    invalid_lines: list[str] = field(default_factory=list)
+    retries: int = 0
+    rate_limited: int = 0
+    waited_s: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+    usage_by_model: dict[str, Usage] = field(default_factory=dict)
+    seconds: float = 0.0
+    endpoint: str = ""
+
+    @property
+    def cost(self) -> str:
+        return format_cost({m: estimate_cost(m, u, batch=False) for m, u in self.usage_by_model.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests, "ok": self.ok, "errors": self.errors, "skipped": self.skipped,
+            "invalid_lines": self.invalid_lines, "retries": self.retries, "rate_limited": self.rate_limited,
+            "usage": self.usage.model_dump(), "estimated_cost": self.cost, "seconds": round(self.seconds, 3),
+            "endpoint": self.endpoint,
+        }
+
+
+def _estimate_tokens(body: dict[str, Any]) -> int:
+    """What a TPM limit counts for a request: prompt (about 4 characters a token) + max_tokens."""
+    chars = sum(len(m.get("content") or "") for m in body.get("messages") or [] if isinstance(m, dict) and isinstance(m.get("content"), str))
+    return chars // 4 + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
+
+
+def count_answered(path: Path) -> int:
+    """How many requests a results file already answered with 200 (what --resume skips)."""
+    return len(_done_ids(Path(path)))
+
+
+def _done_ids(path: Path) -> set[str]:
+    """custom_ids already answered with 200 in an existing results file (for --resume)."""
+    done: set[str] = set()
+    if not path.is_file():
+        return done
+    with path.open("r", encoding="utf-8") as handle:
+        for text in handle:
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(line, dict) and (line.get("response") or {}).get("status_code") == 200:
+                done.add(line.get("custom_id"))
+    return done
+
+
+async def _run_lines(
+    lines: Iterator[tuple[int, str]],
+    out: TextIO,
+    *,
+    base_url: str,
+    api_key: str | None,
+    settings: Settings,
+    concurrency: int,
+    limiter: RateLimiter,
+    report: RunReport,
+    done: set[str],
+    on_progress: Callable[[RunReport], None] | None,
+) -> None:
+    import httpx
+
+    url = base_url.rstrip("/") + "/chat/completions"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=concurrency * 2)
+
+    def write(custom_id: str, response: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
+        record = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id, "response": response, "error": error}
+        # A server may echo the key in its body; the result file never keeps it (JSON stays valid).
+        out.write(redact(_dumps(record), (api_key,)) + "\n")
+        out.flush()
+
+    async def one(client: httpx.AsyncClient, number: int, text: str) -> None:
+        try:
+            line = json.loads(text)
+            custom_id, body = line["custom_id"], line["body"]
+            if not isinstance(custom_id, str) or not isinstance(body, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            report.invalid_lines.append(f"line {number}: not a batch request (needs custom_id and body)")
+            return
+        if custom_id in done:
+            report.skipped += 1
+            return
+        if not str(line.get("url", BATCH_URL)).endswith("/chat/completions"):
+            report.errors += 1
+            write(custom_id, None, {"code": "invalid_url", "message": f"only {BATCH_URL} is supported, not {line.get('url')}"})
+            return
+        report.requests += 1
+        deadline = time.monotonic() + settings.retry_budget_s
+        tokens = _estimate_tokens(body)
+        tries = 0
+        while True:
+            tries += 1
+            await limiter.acquire(tokens)
+            wait: float | None = None
+            try:
+                response = await client.post(url, json=body)
+            except httpx.HTTPError as exc:
+                failure = {"code": "connection_error" if not isinstance(exc, httpx.TimeoutException) else "timeout", "message": f"{type(exc).__name__}: {exc}"[:300]}
+                status = None
+            else:
+                limiter.observe(response.headers)
+                status = response.status_code
+                if is_retryable_status(status):
+                    wait = retry_after_s(response.headers)
+                    if status == 429:
+                        report.rate_limited += 1
+                        if wait is None:
+                            wait = parse_reset(response.headers.get("x-ratelimit-reset-requests")) or parse_reset(response.headers.get("x-ratelimit-reset-tokens"))
+                        limiter.pause(wait if wait is not None else 1.0)
+                else:
+                    try:
+                        payload = response.json()
+                    except ValueError:
+                        payload = response.text
+                    request_id = response.headers.get("x-request-id")
+                    if status == 200 and isinstance(payload, dict):
+                        usage = payload.get("usage") or {}
+                        used = Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0), total_tokens=int(usage.get("total_tokens") or 0))
+                        report.usage = report.usage + used
+                        model = str(payload.get("model") or body.get("model") or "")
+                        report.usage_by_model[model] = report.usage_by_model.get(model, Usage()) + used
+                        report.ok += 1
+                    else:
+                        report.errors += 1
+                    write(custom_id, {"status_code": status, "request_id": request_id, "body": payload}, None)
+                    return
+                failure = None
+            if wait is None:
+                wait = min(20.0, 0.5 * 2 ** (tries - 1)) * (0.5 + random.random() / 2)
+            if tries > settings.max_transport_retries or time.monotonic() + wait > deadline:
+                report.errors += 1
+                if failure is not None:
+                    write(custom_id, None, failure)
+                else:
+                    try:
+                        payload = response.json()
+                    except ValueError:
+                        payload = response.text
+                    write(custom_id, {"status_code": status, "request_id": response.headers.get("x-request-id"), "body": payload}, None)
+                return
+            report.retries += 1
+            await asyncio.sleep(wait)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            await one(client, *item)
+            if on_progress:
+                on_progress(report)
+
+    async with httpx.AsyncClient(timeout=settings.timeout_s, limits=limits, headers=headers) as client:
+        tasks = [asyncio.create_task(worker(client)) for _ in range(concurrency)]
+        try:
+            for item in lines:
+                await queue.put(item)
+            for _ in tasks:
+                await queue.put(None)
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+
+def run_batch_file(
+    path: Path,
+    out: Path,
+    *,
+    settings: Settings,
+    concurrency: int | None = None,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    resume: bool = False,
+    on_progress: Callable[[RunReport], None] | None = None,
+) -> RunReport:
+    """Execute every request line of ``path`` against the configured endpoint (the embedded
+    model when none is configured) and write OpenAI-format result lines to ``out``.
+
+    Rate limits: at most ``concurrency`` requests in flight, ``rpm``/``tpm`` per minute when
+    given, and the server's 429 Retry-After and ``x-ratelimit-*`` headers pause all workers.
+    ``resume`` keeps ``out`` and skips requests it already answered with 200.
+    """
+    from ..extract import Summariser
+
+    path, out = Path(path), Path(out)
+    if not path.is_file():
+        raise InputError(f"{path}: no such batch file: make one with `summariser batch prepare`")
+    report = RunReport()
+    done = _done_ids(out) if resume else set()
+    started = time.monotonic()
+    with Summariser(settings) as summariser:
+        endpoint = summariser.endpoint()
+        report.endpoint = endpoint.endpoint_host
+        assert endpoint.base_url is not None or endpoint.api_key is not None
+        base_url = endpoint.base_url or "https://api.openai.com/v1"
+        limiter = RateLimiter(rpm=rpm, tpm=tpm)
+        out.parent.mkdir(parents=True, exist_ok=True)
+
+        def numbered() -> Iterator[tuple[int, str]]:
+            with path.open("r", encoding="utf-8") as handle:
+                for number, text in enumerate(handle, start=1):
+                    if text.strip():
+                        yield number, text
+
+        with out.open("a" if resume else "w", encoding="utf-8") as handle:
+            asyncio.run(_run_lines(
+                numbered(), handle, base_url=base_url, api_key=endpoint.api_key, settings=settings,
+                concurrency=concurrency or settings.concurrency, limiter=limiter, report=report, done=done,
+                on_progress=on_progress,
+            ))
+        report.waited_s = limiter.waited_s
+    report.seconds = time.monotonic() - started
+    return report
