@@ -362,6 +362,8 @@ class BriefingPlan:
 
 @dataclass
 class BriefingResult:
+    """What ``build_briefing`` made: the briefing, the model calls it took, and its exit code."""
+
     briefing: Briefing
     article_calls: int = 0
     briefing_calls: int = 0

@@ -489,6 +489,7 @@ RENDERERS = {"md": render_markdown, "html": render_html, "json": render_json}
 
 
 def render_briefing(briefing: Briefing, fmt: BriefingFormat) -> str:
+    """The briefing as Markdown, one self-contained HTML page or schema-checked JSON text."""
     return RENDERERS[fmt](briefing)
 
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import subprocess
+import sys
 import tomllib
+
+import pytest
 
 import typer
 from typer.testing import CliRunner
@@ -32,17 +36,57 @@ def test_readme_has_exactly_two_quick_start_commands_and_ci_runs_the_second():
     assert setup_and_test in ci.splitlines()
 
 
+def _own_docstring(obj: object) -> str:
+    """``obj``'s docstring unless it is the ``Name(field: type, ...)`` line dataclasses make up."""
+    doc = (obj.__doc__ or "").strip()
+    return "" if inspect.isclass(obj) and doc.startswith(f"{obj.__name__}(") else doc
+
+
 def test_public_api_is_sorted_importable_and_documented():
     assert summariser.__all__ == sorted(summariser.__all__)
+    assert len(set(summariser.__all__)) == len(summariser.__all__)
     for name in summariser.__all__:
         namespace: dict[str, object] = {}
         exec(f"from summariser import {name}", namespace)  # what a user writes
         obj = namespace[name]
         if inspect.isclass(obj) or inspect.isroutine(obj):
             # Its own docstring: a class's __doc__ is never inherited from its base.
-            assert obj.__module__.startswith("summariser.") and (obj.__doc__ or "").strip(), f"{name} has no docstring"
+            assert obj.__module__.startswith("summariser."), f"{name} comes from {obj.__module__}"
+            assert _own_docstring(obj), f"{name} has no docstring"
         else:
             assert isinstance(obj, (str, int, float, tuple, frozenset)), f"{name} is neither documented nor a constant"
+
+
+def test_public_api_has_what_the_readme_and_docs_show():
+    """The store, briefing, export and batch calls the docs show are importable from the package."""
+    shown = {
+        "Store", "build_briefing", "write_briefing", "parse_since", "load_previous", "export_results",
+        "prepare_batch", "import_results", "load_articles", "run_batch_file", "price_for",
+    }  # fmt: skip
+    assert shown <= set(summariser.__all__)
+    assert set(summariser.__all__) <= set(dir(summariser))
+    from summariser import batch, store
+
+    assert summariser.prepare_batch is batch.prepare_batch and summariser.Store is store.Store
+
+
+def test_unknown_names_and_submodules_still_behave():
+    with pytest.raises(AttributeError, match="no_such_name"):
+        summariser.no_such_name  # noqa: B018
+    namespace: dict[str, object] = {}
+    exec("from summariser import prompts, testing", namespace)  # submodules, not lazy names
+    assert inspect.ismodule(namespace["prompts"]) and inspect.ismodule(namespace["testing"])
+
+
+def test_import_summariser_leaves_the_heavy_parts_for_first_use():
+    code = (
+        "import sys, summariser; "
+        "print(sorted(m for m in ('summariser.batch', 'summariser.store', 'summariser.export', "
+        "'summariser.briefing', 'summariser.render', 'jsonschema', 'jinja2', 'sqlite3', 'openai') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def _walk(command: typer.main.TyperGroup | object, path: tuple[str, ...] = ()):
