@@ -365,3 +365,40 @@ def test_llm_judge_asks_the_endpoint_yes_or_no(tmp_path, monkeypatch):
         body = llm.requests[0]
         assert body["response_format"]["json_schema"]["name"] == "verdict"
         assert "Fact: Tom Lund won." in body["messages"][1]["content"]
+
+
+# Every public name the single-module summariser/evaluate.py had (before it became a package).
+EVALUATE_NAMES_BEFORE_THE_SPLIT = (
+    "DASH DEFAULT_ACU_THRESHOLD DEFAULT_NAME_FUZZY_THRESHOLD DocResult EvalDoc EvalReport GUM_KINDS GoldEntity "
+    "GoldStance Judge METRICS Metric NER_LABELS NER_MODEL_LABEL NEWS_FAIR_KINDS OVERALL Prediction SystemFn "
+    "SystemInfo WIKIEVENTS_KINDS detect_format extract_entities is_named_cluster llm_judge load_dataset "
+    "load_datasets match_participants name_match_score ner_baseline normalise_name occurs_in run_eval score_doc"
+).split()
+
+
+@pytest.mark.parametrize("name", EVALUATE_NAMES_BEFORE_THE_SPLIT)
+def test_evaluate_package_keeps_every_name_the_module_had(name):
+    namespace: dict[str, object] = {}
+    exec(f"from summariser.evaluate import {name}", namespace)  # what a user or bench/ writes
+    assert namespace[name] is not None
+
+
+def test_evaluate_all_names_only_what_the_package_has():
+    import summariser.evaluate as evaluate
+
+    assert evaluate.__all__ == sorted(evaluate.__all__)
+    assert set(evaluate.__all__) <= set(EVALUATE_NAMES_BEFORE_THE_SPLIT)
+    assert all(hasattr(evaluate, name) for name in evaluate.__all__)
+
+
+def test_evaluate_submodules_import_one_way():
+    """datasets and matching are the base of the package: they import no scoring, report or run code."""
+    import ast
+    import importlib
+
+    order = ["matching", "datasets", "judge", "metrics", "report", "baseline", "run"]
+    for position, name in enumerate(order):
+        module = importlib.import_module(f"summariser.evaluate.{name}")
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        siblings = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+        assert siblings <= set(order[:position]), f"evaluate/{name}.py imports {siblings - set(order[:position])}"
