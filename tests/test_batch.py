@@ -479,3 +479,55 @@ def test_refs_prompt_batch_repairs_only_the_failed_items(tmp_path):
         assert [(r.kind, r.repaired) for r in summary.provenance.requests] == [("full", []), ("repair", ["participants[1]"])]
         assert "Zanzibar Trading Company" not in [p.name for p in summary.participants]
         assert all(f.quote_start is not None for f in summary.key_facts)
+
+
+# -- the runner's transport loop (batch.runner._send) under llm.retry.RetryPolicy -----------------
+
+
+def _sent(handler, *, policy, limiter=None):
+    import asyncio
+
+    import httpx
+
+    from summariser.batch.runner import RunReport, _send
+    from summariser.llm.retry import RetryPolicy
+
+    report = RunReport()
+
+    async def go():
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            return await _send(client, "http://engine/v1/chat/completions", {"messages": []},
+                               limiter=limiter or batch_lib.RateLimiter(), policy=RetryPolicy(**policy), report=report)
+
+    response, error = asyncio.run(go())
+    return response, error, report
+
+
+def test_the_runner_retries_what_the_policy_retries_and_keeps_the_last_answer():
+    import httpx
+
+    statuses = iter([503, 429, 200])
+    response, error, report = _sent(lambda request: httpx.Response(next(statuses), headers={"retry-after": "0"}, json={}),
+                                    policy={"max_retries": 5, "budget_s": 10.0})
+    assert response.status_code == 200 and error is None and (report.retries, report.rate_limited) == (2, 1)
+    response, error, report = _sent(lambda request: httpx.Response(400, json={}), policy={"max_retries": 5, "budget_s": 10.0})
+    assert response.status_code == 400 and report.retries == 0  # not worth another try
+    response, error, report = _sent(lambda request: httpx.Response(500, headers={"retry-after": "0"}, json={}),
+                                    policy={"max_retries": 2, "budget_s": 10.0})
+    assert response.status_code == 500 and report.retries == 2  # the last answer is kept for the result line
+
+
+def test_the_runner_gives_a_refused_connection_the_policy_s_few_quick_tries():
+    import httpx
+
+    from summariser.llm.retry import CONNECT_TRIES
+
+    calls = []
+
+    def refuse(request):
+        calls.append(request)
+        raise httpx.ConnectError("connection refused", request=request)
+
+    response, error, report = _sent(refuse, policy={"max_retries": 10, "budget_s": 60.0})
+    assert response is None and error["code"] == "connection_error"
+    assert len(calls) == CONNECT_TRIES and report.retries == CONNECT_TRIES - 1

@@ -75,3 +75,21 @@ def test_the_policy_comes_from_settings():
 
     settings = Settings(retry_budget_s=7.5, max_transport_retries=4)
     assert RetryPolicy.from_settings(settings) == RetryPolicy(max_retries=4, budget_s=7.5)
+
+
+def test_next_wait_is_the_pause_or_none_when_the_policy_gives_up():
+    policy = RetryPolicy(max_retries=2, budget_s=5.0)
+    assert policy.next_wait_s(Transient("429", retry_after=1.5), 1, elapsed_s=0.0) == 1.5
+    assert policy.next_wait_s(Transient("429", retry_after=1.5), 3, elapsed_s=0.0) is None  # out of tries
+    assert policy.next_wait_s(Transient("429", retry_after=1.5), 1, elapsed_s=4.0) is None  # out of time
+    assert policy.next_wait_s(Transient("refused", unreachable=True), CONNECT_TRIES, elapsed_s=0.0) is None
+
+
+def test_a_status_becomes_a_transient_carrying_retry_after_only_when_retryable():
+    from summariser.llm.retry import status_failure
+
+    failure = status_failure(429, {"retry-after": "2"}, "busy")
+    assert isinstance(failure, Transient) and failure.retry_after == 2.0 and str(failure) == "busy"
+    assert status_failure(503, {}, "down").retry_after is None
+    assert status_failure(400, {"retry-after": "2"}, "bad") is None
+    assert status_failure(200, {}, "ok") is None

@@ -33,22 +33,24 @@ def _batch_client(settings: Settings):
 
 
 def _api_call(settings: Settings, call: Callable[[], Any]) -> Any:
-    """One Files/Batches call with the same error translation and retries as chat calls."""
+    """One Files/Batches call with the same error translation and retry policy as chat calls."""
     from ..llm import Transient, translate_error
+    from ..llm.retry import RetryPolicy
 
-    delay = 1.0
-    deadline = time.monotonic() + settings.retry_budget_s
+    policy = RetryPolicy.from_settings(settings)
+    started, tries = time.monotonic(), 0
     while True:
+        tries += 1
         try:
             return call()
         except Exception as exc:  # openai errors, translated below
             translated = translate_error(exc, settings)
             if not isinstance(translated, Transient):
                 raise translated from None
-            if time.monotonic() + delay > deadline:
+            wait = policy.next_wait_s(translated, tries, elapsed_s=time.monotonic() - started)
+            if wait is None:
                 raise LLMError(f"gave up: {translated}; check the endpoint, or raise --retry-budget") from None
-            time.sleep(translated.retry_after if translated.retry_after is not None else delay)
-            delay = min(delay * 2, 20)
+            time.sleep(wait)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 import time
 import uuid
@@ -20,7 +19,7 @@ from typing import Any, TextIO
 
 from ..config import Settings
 from ..errors import InputError
-from ..llm.retry import is_retryable_status, retry_after_s
+from ..llm.retry import RetryPolicy, Transient, status_failure
 from ..redaction import redact
 from ..schema import Usage
 from .files import BATCH_URL, _dumps
@@ -152,6 +151,61 @@ def _done_ids(path: Path) -> set[str]:
     return done
 
 
+def _payload(response: Any) -> Any:
+    """The response body as JSON when it is JSON, else as text (a result line keeps it as it came)."""
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _retryable(response: Any, limiter: RateLimiter, report: RunReport) -> Transient | None:
+    """The policy's verdict on an HTTP answer; a 429 also pauses every worker (the server's say)."""
+    status = response.status_code
+    failure = status_failure(status, response.headers, f"the endpoint answered {status}")
+    if failure is None or status != 429:
+        return failure
+    report.rate_limited += 1
+    if failure.retry_after is None:  # OpenAI names its reset in x-ratelimit-reset-*: as good as a Retry-After
+        reset = parse_reset(response.headers.get("x-ratelimit-reset-requests")) or parse_reset(response.headers.get("x-ratelimit-reset-tokens"))
+        failure = Transient(str(failure), reset)
+    limiter.pause(failure.retry_after if failure.retry_after is not None else 1.0)
+    return failure
+
+
+async def _send(
+    client: Any, url: str, body: dict[str, Any], *, limiter: RateLimiter, policy: RetryPolicy, report: RunReport
+) -> tuple[Any, dict[str, Any] | None]:
+    """POST ``body`` until it has a final answer, retrying under ``policy``: (response, None) for an
+    answer (a non-retryable status, or the last retryable one), (None, error) when the last try
+    got no HTTP answer at all."""
+    import httpx
+
+    started = time.monotonic()
+    tokens = _estimate_tokens(body)
+    tries = 0
+    while True:
+        tries += 1
+        await limiter.acquire(tokens)
+        response, error = None, None
+        try:
+            response = await client.post(url, json=body)
+        except httpx.HTTPError as exc:
+            timeout = isinstance(exc, httpx.TimeoutException)
+            error = {"code": "timeout" if timeout else "connection_error", "message": f"{type(exc).__name__}: {exc}"[:300]}
+            failure = Transient(error["message"], unreachable=isinstance(exc, httpx.ConnectError))
+        else:
+            limiter.observe(response.headers)
+            failure = _retryable(response, limiter, report)
+            if failure is None:
+                return response, None
+        wait = policy.next_wait_s(failure, tries, elapsed_s=time.monotonic() - started)
+        if wait is None:
+            return response, error
+        report.retries += 1
+        await asyncio.sleep(wait)
+
+
 async def _run_lines(
     lines: Iterator[tuple[int, str]],
     out: TextIO,
@@ -171,6 +225,7 @@ async def _run_lines(
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     queue: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue(maxsize=concurrency * 2)
+    policy = RetryPolicy.from_settings(settings)
 
     def write(custom_id: str, response: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
         record = {"id": f"batch_req_{uuid.uuid4().hex[:24]}", "custom_id": custom_id, "response": response, "error": error}
@@ -195,61 +250,22 @@ async def _run_lines(
             write(custom_id, None, {"code": "invalid_url", "message": f"only {BATCH_URL} is supported, not {line.get('url')}"})
             return
         report.requests += 1
-        deadline = time.monotonic() + settings.retry_budget_s
-        tokens = _estimate_tokens(body)
-        tries = 0
-        while True:
-            tries += 1
-            await limiter.acquire(tokens)
-            wait: float | None = None
-            try:
-                response = await client.post(url, json=body)
-            except httpx.HTTPError as exc:
-                failure = {"code": "connection_error" if not isinstance(exc, httpx.TimeoutException) else "timeout", "message": f"{type(exc).__name__}: {exc}"[:300]}
-                status = None
-            else:
-                limiter.observe(response.headers)
-                status = response.status_code
-                if is_retryable_status(status):
-                    wait = retry_after_s(response.headers)
-                    if status == 429:
-                        report.rate_limited += 1
-                        if wait is None:
-                            wait = parse_reset(response.headers.get("x-ratelimit-reset-requests")) or parse_reset(response.headers.get("x-ratelimit-reset-tokens"))
-                        limiter.pause(wait if wait is not None else 1.0)
-                else:
-                    try:
-                        payload = response.json()
-                    except ValueError:
-                        payload = response.text
-                    request_id = response.headers.get("x-request-id")
-                    if status == 200 and isinstance(payload, dict):
-                        usage = payload.get("usage") or {}
-                        used = Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0), total_tokens=int(usage.get("total_tokens") or 0))
-                        report.usage = report.usage + used
-                        model = str(payload.get("model") or body.get("model") or "")
-                        report.usage_by_model[model] = report.usage_by_model.get(model, Usage()) + used
-                        report.ok += 1
-                    else:
-                        report.errors += 1
-                    write(custom_id, {"status_code": status, "request_id": request_id, "body": payload}, None)
-                    return
-                failure = None
-            if wait is None:
-                wait = min(20.0, 0.5 * 2 ** (tries - 1)) * (0.5 + random.random() / 2)
-            if tries > settings.max_transport_retries or time.monotonic() + wait > deadline:
-                report.errors += 1
-                if failure is not None:
-                    write(custom_id, None, failure)
-                else:
-                    try:
-                        payload = response.json()
-                    except ValueError:
-                        payload = response.text
-                    write(custom_id, {"status_code": status, "request_id": response.headers.get("x-request-id"), "body": payload}, None)
-                return
-            report.retries += 1
-            await asyncio.sleep(wait)
+        response, error = await _send(client, url, body, limiter=limiter, policy=policy, report=report)
+        if response is None:
+            report.errors += 1
+            write(custom_id, None, error)
+            return
+        payload = _payload(response)
+        if response.status_code == 200 and isinstance(payload, dict):
+            usage = payload.get("usage") or {}
+            used = Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0), total_tokens=int(usage.get("total_tokens") or 0))
+            report.usage = report.usage + used
+            model = str(payload.get("model") or body.get("model") or "")
+            report.usage_by_model[model] = report.usage_by_model.get(model, Usage()) + used
+            report.ok += 1
+        else:
+            report.errors += 1
+        write(custom_id, {"status_code": response.status_code, "request_id": response.headers.get("x-request-id"), "body": payload}, None)
 
     async def worker(client: httpx.AsyncClient) -> None:
         while True:

@@ -41,6 +41,7 @@ __all__ = [
     "is_retryable_status",
     "released",
     "retry_after_s",
+    "status_failure",
 ]
 
 # Request timeout, conflict (e.g. a concurrent update), rate limit; plus every 5xx (see below).
@@ -89,6 +90,11 @@ def retry_after_s(headers: Any) -> float | None:
             return None
 
 
+def status_failure(status: int, headers: Any, message: str) -> Transient | None:
+    """A ``Transient`` carrying the server's Retry-After when ``status`` is worth another try, else None."""
+    return Transient(message, retry_after_s(headers)) if is_retryable_status(status) else None
+
+
 def backoff_s(tries: int, *, jitter: float | None = None) -> float:
     """The pause after try number ``tries`` (1-based) when the server names none: 0.5 s doubling
     to at most 20 s, plus up to 0.5 s of jitter so many clients do not retry in step."""
@@ -127,6 +133,13 @@ class RetryPolicy:
             or elapsed_s + wait_s >= self.budget_s
             or (failure.unreachable and tries >= CONNECT_TRIES)
         )
+
+    def next_wait_s(self, failure: Transient, tries: int, *, elapsed_s: float) -> float | None:
+        """The pause before the next try after ``failure`` ended try number ``tries`` (``elapsed_s``
+        after the first began), or None when the policy gives up: the loop of a caller that does
+        not run tenacity (the Files and Batches calls, the local batch runner)."""
+        wait = self.wait_s(failure, tries)
+        return None if self.gives_up(failure, tries, elapsed_s=elapsed_s, wait_s=wait) else wait
 
     def tenacity(self) -> dict[str, Any]:
         """The same rule as tenacity arguments (``Retrying(**policy.tenacity())``)."""
