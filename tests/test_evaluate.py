@@ -387,7 +387,8 @@ def test_evaluate_all_names_only_what_the_package_has():
     import summariser.evaluate as evaluate
 
     assert evaluate.__all__ == sorted(evaluate.__all__)
-    assert set(evaluate.__all__) <= set(EVALUATE_NAMES_BEFORE_THE_SPLIT)
+    added_since = {"model_judge"}  # the judge over any llm.ChatModel
+    assert set(evaluate.__all__) <= set(EVALUATE_NAMES_BEFORE_THE_SPLIT) | added_since
     assert all(hasattr(evaluate, name) for name in evaluate.__all__)
 
 
@@ -402,3 +403,78 @@ def test_evaluate_submodules_import_one_way():
         tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
         siblings = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
         assert siblings <= set(order[:position]), f"evaluate/{name}.py imports {siblings - set(order[:position])}"
+
+
+def test_model_judge_goes_through_the_models_transport_policy():
+    """A 429 is retried by the ChatClient's one RetryPolicy, as for summaries; the body is the verdict request."""
+    from summariser.evaluate import model_judge
+    from summariser.testing import FakeModel, error, reply
+
+    fake = FakeModel()
+    fake.enqueue(error(429, headers={"Retry-After": "0"}), reply({"supported": True}), reply({"supported": False}))
+    judge = model_judge(fake.client(fake.settings(model="judge-model")))
+    assert judge("Tom Lund won.", "Tom Lund won the race.") is True
+    assert fake.chat_count == 2  # the 429, then the verdict
+    assert judge("It rained.", "Tom Lund won the race.") is False
+    body = fake.requests[-1]
+    assert body["model"] == "judge-model" and body["temperature"] == 0.0 and body["max_tokens"] == 12
+    assert body["response_format"]["json_schema"]["name"] == "verdict"
+    assert body["messages"][1]["content"] == "Summary:\nTom Lund won the race.\n\nFact: It rained."
+
+
+class _TinyModel:
+    """The smallest ChatModel: answers from a list, remembers each body."""
+
+    def __init__(self, *contents: str | None, model: str | None = "tiny") -> None:
+        self.contents, self.bodies, self._model = list(contents), [], model
+
+    @property
+    def model(self) -> str | None:
+        return self._model
+
+    def complete(self, body):
+        from summariser.llm import Reply
+
+        self.bodies.append(body)
+        return Reply(content=self.contents.pop(0))
+
+    async def acomplete(self, body):
+        return self.complete(body)
+
+    def close(self) -> None:
+        pass
+
+
+def test_model_judge_counts_only_a_clear_yes():
+    from summariser.evaluate import model_judge
+    from summariser.llm import ChatModel
+
+    model = _TinyModel('{"supported": true}', '{"supported": "yes"}', "[true]", None, "not json", '{"supported": false}')
+    assert isinstance(model, ChatModel)
+    judge = model_judge(model, model_name="named")
+    assert [judge("fact", "summary") for _ in range(6)] == [True, False, False, False, False, False]
+    assert {body["model"] for body in model.bodies} == {"named"}
+
+
+def test_model_judge_without_a_name_asks_the_models_own():
+    from summariser.evaluate import model_judge
+
+    named, unnamed = _TinyModel('{"supported": true}'), _TinyModel('{"supported": true}', model=None)
+    assert model_judge(named)("fact", "summary") and model_judge(unnamed)("fact", "summary")
+    assert named.bodies[0]["model"] == "tiny"
+    assert "model" not in unnamed.bodies[0]  # the ChatModel (or the endpoint) picks its default
+
+
+def test_llm_judge_sends_nothing_until_asked(monkeypatch, tmp_path):
+    """Making the judge starts no model: a run whose systems give it nothing to judge costs nothing."""
+    from summariser.config import Settings
+    from summariser.evaluate import llm_judge
+    import summariser.extract
+
+    made = []
+    monkeypatch.setattr(summariser.extract.Summariser, "client", property(lambda self: made.append(self) or _TinyModel('{"supported": true}', '{"supported": false}')))
+    monkeypatch.setenv("SUMMARISER_HOME", str(tmp_path / "home"))
+    judge = llm_judge(Settings.load(env={}, base_url="http://127.0.0.1:9/v1", model="judge"))
+    assert made == []
+    assert judge("fact", "summary") is True and judge("fact", "summary") is False
+    assert len(made) == 1  # one model for the whole run

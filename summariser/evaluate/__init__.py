@@ -33,7 +33,7 @@ The package, one concern a module (imports point down the list):
     baseline.py   the spaCy NER baseline (ner_baseline, extract_entities)
     report.py     EvalReport, SystemInfo: aggregation, Markdown and JSON
     metrics.py    Prediction, DocResult, score_doc, METRICS: per-document scores
-    judge.py      Judge and llm_judge (the RoSE yes/no judge)
+    judge.py      Judge, model_judge (over any llm.ChatModel) and llm_judge (the endpoint's)
     datasets.py   EvalDoc, GoldEntity, GoldStance, detect_format, load_dataset(s), the parsers
     matching.py   normalise_name, name_match_score, match_participants, occurs_in
 """
@@ -54,7 +54,7 @@ from .datasets import (
     load_dataset,
     load_datasets,
 )
-from .judge import Judge, llm_judge
+from .judge import Judge, llm_judge, model_judge
 from .matching import DEFAULT_NAME_FUZZY_THRESHOLD, match_participants, name_match_score, normalise_name, occurs_in
 from .metrics import DEFAULT_ACU_THRESHOLD, METRICS, DocResult, Metric, Prediction, score_doc
 from .report import DASH, OVERALL, EvalReport, SystemInfo
@@ -74,6 +74,7 @@ __all__ = [
     "load_dataset",
     "load_datasets",
     "match_participants",
+    "model_judge",
     "name_match_score",
     "ner_baseline",
     "normalise_name",
