@@ -387,7 +387,7 @@ def test_evaluate_all_names_only_what_the_package_has():
     import summariser.evaluate as evaluate
 
     assert evaluate.__all__ == sorted(evaluate.__all__)
-    added_since = {"model_judge"}  # the judge over any llm.ChatModel
+    added_since = {"model_judge", "plan_eval", "EvalPlan"}  # the judge over any ChatModel; what the CLI calls
     assert set(evaluate.__all__) <= set(EVALUATE_NAMES_BEFORE_THE_SPLIT) | added_since
     assert all(hasattr(evaluate, name) for name in evaluate.__all__)
 
@@ -478,3 +478,70 @@ def test_llm_judge_sends_nothing_until_asked(monkeypatch, tmp_path):
     assert made == []
     assert judge("fact", "summary") is True and judge("fact", "summary") is False
     assert len(made) == 1  # one model for the whole run
+
+
+def test_plan_eval_builds_one_system_per_prompt_and_model(datasets, tmp_path, monkeypatch):
+    from summariser.config import Settings
+    from summariser.evaluate import plan_eval
+
+    monkeypatch.setenv("SUMMARISER_HOME", str(tmp_path / "home"))
+    asked: list[str | None] = []
+
+    def settings(model):
+        asked.append(model)
+        return Settings.load(env={}, base_url="http://127.0.0.1:9/v1", model=model or "configured")
+
+    plan = plan_eval(
+        [datasets["rose"], datasets["news_fair"]], settings, prompts=["article@1", "article@2"], models=["a", "b"],
+        baseline=False, judge=True, use_store=False,
+    )
+    assert list(plan.systems) == ["article@1 · a", "article@1 · b", "article@2 · a", "article@2 · b"]
+    assert asked == [None, "a", "b", "a", "b", "a"]  # the configured settings, each system's, the judge's (first model)
+    assert plan.judge is not None and plan.store is None
+    assert plan.total == 4 * len(plan.docs) and {d.dataset for d in plan.docs} == {"rose", "nf"}
+
+
+def test_plan_eval_one_model_keeps_the_prompt_as_label_and_defaults_to_the_configured_prompt(datasets, tmp_path, monkeypatch):
+    from summariser.config import Settings
+    from summariser.evaluate import plan_eval
+
+    monkeypatch.setenv("SUMMARISER_HOME", str(tmp_path / "home"))
+    settings = lambda model: Settings.load(env={}, base_url="http://127.0.0.1:9/v1", model=model or "m", prompt="article@1")  # noqa: E731
+    assert list(plan_eval([datasets["rose"]], settings, models=["x"], baseline=False, use_store=False).systems) == ["article@1"]
+    assert plan_eval([datasets["rose"]], settings, baseline=False, use_store=False, limit=1).docs == load_dataset(datasets["rose"])[:1]
+
+
+def test_plan_eval_closes_the_store_when_a_prompt_is_bad_and_after_running(datasets, tmp_path, monkeypatch):
+    import summariser.store
+    from summariser.config import Settings
+    from summariser.errors import PromptError
+    from summariser.evaluate import plan_eval
+
+    monkeypatch.setenv("SUMMARISER_HOME", str(tmp_path / "home"))
+    closed = []
+
+    class Store:
+        def __init__(self, path):
+            self.path = path
+
+        def close(self):
+            closed.append(self.path)
+
+    monkeypatch.setattr(summariser.store, "Store", Store)
+    settings = lambda model: Settings.load(env={}, base_url="http://127.0.0.1:9/v1", model="m", db_path=tmp_path / "runs.db")  # noqa: E731
+    with pytest.raises(PromptError):
+        plan_eval([datasets["rose"]], settings, prompts=["article@99"], baseline=False)
+    assert closed == [tmp_path / "runs.db"]
+    plan = plan_eval([datasets["rose"]], settings, prompts=["article@1"], baseline=False)
+    plan.systems = {"nothing": lambda doc: Prediction()}  # no model calls
+    report = plan.run()
+    assert closed == [tmp_path / "runs.db"] * 2 and report.datasets == {"rose": 1}
+
+
+def test_report_write_makes_the_directory_and_both_files(tmp_path):
+    report = run_eval([EvalDoc("d1", "ds", "Anna Berg spoke.", gold_participants=[GoldEntity(("Anna Berg",), "person")])],
+                      {"s": lambda doc: Prediction(participants=[["Anna Berg"]])})
+    out = tmp_path / "a" / "b"
+    markdown = report.write(out)
+    assert (out / "report.md").read_text(encoding="utf-8") == markdown + "\n" == report.to_markdown() + "\n"
+    assert json.loads((out / "report.json").read_text(encoding="utf-8"))["metrics"]["s"]["ds"]["participant_recall"] == 1.0

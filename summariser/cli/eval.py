@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Annotated
 
 import typer
 from rich.markdown import Markdown
 
-from ..errors import ConfigError, InputError, SummariserError
-from ..evaluate import DEFAULT_ACU_THRESHOLD, EvalDoc, load_datasets, ner_baseline, run_eval
-from ..prompts import Prompt, load_prompt
-from ..schema import ArticleSummary
+from ..errors import ConfigError, InputError
+from ..evaluate import DEFAULT_ACU_THRESHOLD, EvalDoc, EvalPlan, EvalReport, plan_eval
 from ._common import Mode
 from ._common import BaseUrlOpt, DbOpt, LocalModelOpt, RetryBudgetOpt, console, err_console, load_settings, stdout_is_terminal
-
-
-def _llm_system(settings, prompt: Prompt, store) -> Callable[[EvalDoc], ArticleSummary]:
-    from ..endpoint import annotate_error
-    from ..extract import summarise_article  # imported late: the baseline alone needs no LLM stack
-
-    def run(doc: EvalDoc) -> ArticleSummary:
-        try:
-            return summarise_article(doc.text, settings=settings, source=f"{doc.dataset}:{doc.id}", prompt=prompt, store=store)
-        except SummariserError as exc:
-            raise annotate_error(exc, settings)  # the report says which endpoint and model failed
-
-    return run
 
 
 def eval_command(
@@ -68,48 +53,16 @@ def eval_command(
         raise InputError(f"--out {out} is a file: pass a directory for report.md and report.json")
     if not llm and not baseline:
         raise ConfigError("nothing to evaluate: drop --no-llm or --no-baseline")
-    docs = load_datasets(datasets, limit=limit)
     common = dict(
         base_url=base_url, db_path=db, local_model=local_model, mode=mode.value if mode else None,
         max_attempts=max_attempts, retry_budget_s=retry_budget,
     )
-
-    systems: dict = {}
-    if baseline:
-        systems["ner-baseline"] = ner_baseline()
-    store = None
-    if llm:
-        settings = load_settings(**common)
-        if not no_store:
-            from ..store import Store
-
-            store = Store(settings.store_path)
-        models = model or [None]
-        for ref in prompt or [settings.prompt]:
-            # Resolved once, up front: a bad reference fails before any model call, not per document.
-            template = load_prompt(ref)
-            for name in models:
-                label = ref
-                if len(models) > 1:
-                    label = f"{label} · {name}"
-                run_settings = load_settings(**common, model=name)
-                systems[label] = _llm_system(run_settings, template, store)
-
-    judge_fn = None
-    if judge:
-        from ..evaluate import llm_judge
-
-        judge_fn = llm_judge(load_settings(**common, model=(model or [None])[0]))
-    try:
-        report = _run_with_progress(docs, systems, acu_threshold=acu_threshold, limit=limit, judge=judge_fn)
-    finally:
-        if store is not None:
-            store.close()
-
-    out.mkdir(parents=True, exist_ok=True)
-    markdown = report.to_markdown()
-    (out / "report.md").write_text(markdown + "\n", encoding="utf-8")
-    (out / "report.json").write_text(report.to_json() + "\n", encoding="utf-8")
+    plan = plan_eval(
+        datasets, lambda name: load_settings(**common, model=name), prompts=prompt, models=model, limit=limit,
+        baseline=baseline, llm=llm, judge=judge, acu_threshold=acu_threshold, use_store=not no_store,
+    )
+    report = _run_with_progress(plan)
+    markdown = report.write(out)
     if stdout_is_terminal():
         console.print(Markdown(markdown))
     else:
@@ -117,16 +70,15 @@ def eval_command(
     err_console.print(f"Wrote {out / 'report.md'} and {out / 'report.json'}")
 
 
-def _run_with_progress(docs, systems, *, acu_threshold: float, limit: int | None, judge=None):
+def _run_with_progress(plan: EvalPlan) -> EvalReport:
     if not err_console.is_terminal:
-        return run_eval(docs, systems, acu_threshold=acu_threshold, limit=limit, judge=judge)
+        return plan.run()
     from rich.progress import Progress
 
-    total = len(systems) * len(docs)
     with Progress(console=err_console, transient=True) as progress:
-        task = progress.add_task("Evaluating", total=total)
+        task = progress.add_task("Evaluating", total=plan.total)
 
         def advance(system: str, doc: EvalDoc) -> None:
             progress.update(task, advance=1, description=f"{system}: {doc.dataset}")
 
-        return run_eval(docs, systems, acu_threshold=acu_threshold, limit=limit, progress=advance, judge=judge)
+        return plan.run(advance)

@@ -29,7 +29,7 @@ do not apply (no gold of that kind, or a system that does not predict it) are ``
 
 The package, one concern a module (imports point down the list):
 
-    run.py        run_eval: every system on every document
+    run.py        run_eval: every system on every document; plan_eval builds the systems from settings
     baseline.py   the spaCy NER baseline (ner_baseline, extract_entities)
     report.py     EvalReport, SystemInfo: aggregation, Markdown and JSON
     metrics.py    Prediction, DocResult, score_doc, METRICS: per-document scores
@@ -58,13 +58,14 @@ from .judge import Judge, llm_judge, model_judge
 from .matching import DEFAULT_NAME_FUZZY_THRESHOLD, match_participants, name_match_score, normalise_name, occurs_in
 from .metrics import DEFAULT_ACU_THRESHOLD, METRICS, DocResult, Metric, Prediction, score_doc
 from .report import DASH, OVERALL, EvalReport, SystemInfo
-from .run import SystemFn, run_eval
+from .run import EvalPlan, SystemFn, llm_system, plan_eval, run_eval
 
 __all__ = [
     "DEFAULT_ACU_THRESHOLD",
     "DEFAULT_NAME_FUZZY_THRESHOLD",
     "DocResult",
     "EvalDoc",
+    "EvalPlan",
     "EvalReport",
     "GoldEntity",
     "GoldStance",
@@ -78,6 +79,7 @@ __all__ = [
     "name_match_score",
     "ner_baseline",
     "normalise_name",
+    "plan_eval",
     "run_eval",
     "score_doc",
 ]

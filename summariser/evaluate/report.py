@@ -6,6 +6,7 @@ import json
 import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .matching import DEFAULT_NAME_FUZZY_THRESHOLD
 from .metrics import DEFAULT_ACU_THRESHOLD, METRICS, DocResult
@@ -60,6 +61,16 @@ class EvalReport:
             "documents": [asdict(r) for r in self.results],
         }
         return json.dumps(payload, indent=2, ensure_ascii=False)
+
+    def write(self, out: str | Path) -> str:
+        """Write ``report.md`` and ``report.json`` into the directory ``out`` (made if missing);
+        returns the Markdown."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        markdown = self.to_markdown()
+        (out / "report.md").write_text(markdown + "\n", encoding="utf-8")
+        (out / "report.json").write_text(self.to_json() + "\n", encoding="utf-8")
+        return markdown
 
     def to_markdown(self) -> str:
         metrics = self.metrics()
