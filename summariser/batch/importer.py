@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..article import Article
 from ..errors import InputError, SummariserError
 from ..llm import Reply
+from ..llm.replies import reply_from_body
 from ..llm.retry import is_retryable_status
 from ..redaction import redact
 from ..schema import Usage
@@ -108,21 +109,6 @@ def _line_problem(line: dict[str, Any]) -> tuple[str, bool] | None:
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
         return "the response body is not a chat completion", True
     return None
-
-
-def _reply_of(body: dict[str, Any]) -> Reply:
-    choice = body["choices"][0] if body["choices"] else {}
-    message = choice.get("message") or {}
-    usage = body.get("usage") or {}
-    prompt_tokens = int(usage.get("prompt_tokens") or 0)
-    completion_tokens = int(usage.get("completion_tokens") or 0)
-    return Reply(
-        content=message.get("content"),
-        finish_reason=choice.get("finish_reason"),
-        refusal=message.get("refusal"),
-        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                    total_tokens=int(usage.get("total_tokens") or prompt_tokens + completion_tokens)),
-    )
 
 
 _SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}$|-\d{4}$")
@@ -223,7 +209,7 @@ class _Importer:
             if not _same_model(row.model, body.get("model")):
                 report.mismatched.append((custom_id, f"answered by model {body.get('model')!r}, but {row.model!r} was asked"))
                 continue
-            records.append(self._accept(row, article, _reply_of(body)))
+            records.append(self._accept(row, article, reply_from_body(body)))
         self.store.record_batch_results(records)
 
     def _accept(self, row: "BatchRequestRow", article: Article, reply: Reply) -> "BatchResultRecord":

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from ..config import Settings
 from ..errors import InputError
+from ..llm.replies import reply_from_body
 from ..llm.retry import RetryPolicy, Transient, status_failure
 from ..redaction import redact
 from ..schema import Usage
@@ -257,8 +258,7 @@ async def _run_lines(
             return
         payload = _payload(response)
         if response.status_code == 200 and isinstance(payload, dict):
-            usage = payload.get("usage") or {}
-            used = Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0), total_tokens=int(usage.get("total_tokens") or 0))
+            used = reply_from_body(payload).usage
             report.usage = report.usage + used
             model = str(payload.get("model") or body.get("model") or "")
             report.usage_by_model[model] = report.usage_by_model.get(model, Usage()) + used

@@ -31,8 +31,8 @@ from ..errors import (
     ResponseFormatUnsupported,
     TransportError,
 )
-from ..schema import Usage
 from . import Reply
+from .replies import reply_from_body
 from .retry import CONNECT_TRIES, CONNECT_WAIT_S, RetryPolicy, Transient, is_retryable_status, released, retry_after_s
 
 PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
@@ -109,43 +109,9 @@ def _checked(response: Any, settings: Settings) -> Any:
 
 
 def _to_reply(response: Any, latency: float, retries: int) -> Reply:
-    choice = response.choices[0] if response.choices else None
-    message = choice.message if choice else None
-    usage = response.usage
-    return Reply(
-        content=message.content if message else None,
-        finish_reason=choice.finish_reason if choice else None,
-        refusal=getattr(message, "refusal", None) if message else None,
-        usage=Usage(
-            prompt_tokens=usage.prompt_tokens or 0,
-            completion_tokens=usage.completion_tokens or 0,
-            total_tokens=usage.total_tokens or (usage.prompt_tokens or 0) + (usage.completion_tokens or 0),
-        )
-        if usage
-        else Usage(),
-        latency_s=latency,
-        transport_retries=retries,
-        **_server_timings(response),
-    )
-
-
-def _server_timings(response: Any) -> dict[str, Any]:
-    """Prompt-cache reuse and prefill/generation time, where the server reports them: OpenAI's
-    ``usage.prompt_tokens_details.cached_tokens``, llama.cpp's ``timings`` (``cache_n``,
-    ``prompt_ms``, ``predicted_ms``)."""
-    found: dict[str, Any] = {}
-    details = getattr(response.usage, "prompt_tokens_details", None) if response.usage else None
-    cached = getattr(details, "cached_tokens", None) if details is not None else None
-    timings = (getattr(response, "model_extra", None) or {}).get("timings")
-    if isinstance(timings, dict):
-        if isinstance(timings.get("cache_n"), (int, float)):
-            cached = int(timings["cache_n"])
-        for key, name in (("prompt_ms", "prompt_s"), ("predicted_ms", "generation_s")):
-            if isinstance(timings.get(key), (int, float)):
-                found[name] = round(timings[key] / 1000, 4)
-    if isinstance(cached, int):
-        found["cached_tokens"] = cached
-    return found
+    # The SDK's model as the plain body it came as (extra fields such as llama.cpp's "timings"
+    # kept), read by the one parser batch import uses too. About 3 microseconds a reply.
+    return reply_from_body(response.model_dump(warnings=False), latency_s=latency, transport_retries=retries)
 
 
 @dataclass
