@@ -24,9 +24,9 @@ The flow, and why it is safe to repeat any step:
 * ``run_batch_file`` executes a batch file against any chat-completions endpoint (the embedded
   model too) and writes the standard result format, so the same files work offline.
 
-Only the Files and Batches endpoints go through the ``openai`` client (built by llm.py); the
-local runner speaks plain HTTP (httpx) because it must see rate-limit headers and write each
-raw response body as it came.
+Only the Files and Batches endpoints go through the ``openai`` client (their calls are in
+llm/openai.py); the local runner speaks plain HTTP (httpx) because it must see rate-limit
+headers and write each raw response body as it came.
 
 The package, one concern a module (imports point down this list)::
 

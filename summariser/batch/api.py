@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..errors import ConfigError, InputError, LLMError
-from ..files import atomic_open
+from ..errors import ConfigError, InputError
 from .files import BATCH_URL
 from .importer import ImportReport, import_results
 
@@ -21,64 +20,33 @@ if TYPE_CHECKING:
 TERMINAL_STATUSES = ("completed", "failed", "expired", "cancelled")
 
 
-def _batch_client(settings: Settings):
-    from ..llm import ChatClient
-
+def _remote(settings: Settings) -> Settings:
     if settings.uses_local_model:
         raise ConfigError(
             "the Batch API needs a remote endpoint: set OPENAI_API_KEY (and OPENAI_BASE_URL for "
             "other providers), or run the file locally with `summariser batch run FILE`"
         )
-    return ChatClient(settings).sync_client
-
-
-def _api_call(settings: Settings, call: Callable[[], Any]) -> Any:
-    """One Files/Batches call with the same error translation and retry policy as chat calls."""
-    from ..llm import Transient, translate_error
-    from ..llm.retry import RetryPolicy
-
-    policy = RetryPolicy.from_settings(settings)
-    started, tries = time.monotonic(), 0
-    while True:
-        tries += 1
-        try:
-            return call()
-        except Exception as exc:  # openai errors, translated below
-            translated = translate_error(exc, settings)
-            if not isinstance(translated, Transient):
-                raise translated from None
-            wait = policy.next_wait_s(translated, tries, elapsed_s=time.monotonic() - started)
-            if wait is None:
-                raise LLMError(f"gave up: {translated}; check the endpoint, or raise --retry-budget") from None
-            time.sleep(wait)
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+    return settings
 
 
 def submit_batch(path: Path, *, store: "Store", settings: Settings, metadata: dict[str, str] | None = None) -> dict[str, Any]:
     """Upload a request file and create a Batch API job (24h window); the job is kept in the store."""
+    from ..llm.openai import create_batch, upload_batch_file
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such batch file: make one with `summariser batch prepare`")
-    client = _batch_client(settings)
-    with path.open("rb") as handle:
-        uploaded = _api_call(settings, lambda: client.files.create(file=(path.name, handle), purpose="batch"))
-    job = _as_dict(_api_call(settings, lambda: client.batches.create(
-        input_file_id=uploaded.id,
-        endpoint=BATCH_URL,
-        completion_window="24h",
-        metadata={"summariser_file": path.name[:500], **(metadata or {})},
-    )))
+    file_id = upload_batch_file(_remote(settings), path)
+    job = create_batch(settings, file_id, endpoint=BATCH_URL, metadata={"summariser_file": path.name[:500], **(metadata or {})})
     store.save_batch_job(job, endpoint=settings.endpoint_host, input_file=str(path))
     return job
 
 
 def batch_status(batch_id: str, *, store: "Store", settings: Settings) -> dict[str, Any]:
     """The job as the API reports it now (and recorded in the store)."""
-    client = _batch_client(settings)
-    job = _as_dict(_api_call(settings, lambda: client.batches.retrieve(batch_id)))
+    from ..llm.openai import retrieve_batch
+
+    job = retrieve_batch(_remote(settings), batch_id)
     store.save_batch_job(job, endpoint=settings.endpoint_host)
     return job
 
@@ -105,20 +73,6 @@ def wait_for_batch(
         time.sleep(interval_s)
 
 
-def _download(client: Any, settings: Settings, file_id: str, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-
-    def fetch() -> None:
-        # Each attempt streams into its own temp file; a failed attempt leaves the target untouched.
-        with client.files.with_streaming_response.content(file_id) as response:
-            with atomic_open(target, "wb", fsync=False) as handle:
-                for data in response.iter_bytes():
-                    handle.write(data)
-
-    _api_call(settings, fetch)
-    return target
-
-
 @dataclass
 class CollectResult:
     job: dict[str, Any]
@@ -141,9 +95,10 @@ def collect_batch(
     job = batch_status(batch_id, store=store, settings=settings)
     if job.get("status") not in TERMINAL_STATUSES:
         return CollectResult(job, [], None)
-    client = _batch_client(settings)
+    from ..llm.openai import download_file
+
     files = [
-        _download(client, settings, file_id, Path(out_dir) / f"{batch_id}-{kind}.jsonl")
+        download_file(_remote(settings), file_id, Path(out_dir) / f"{batch_id}-{kind}.jsonl")
         for kind, file_id in (("output", job.get("output_file_id")), ("errors", job.get("error_file_id")))
         if file_id
     ]

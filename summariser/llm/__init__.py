@@ -3,8 +3,8 @@
     llm/__init__.py   ChatModel (the protocol) and Reply: session and drivers depend on these only
     llm/retry.py      the one transport policy: classify, Retry-After, backoff, one time budget
     llm/replies.py    the one reply parser: a chat-completion body into a Reply (chat and batch import)
-    llm/openai.py     the only module that imports ``openai`` (chat; batch/api.py borrows its client
-                      for the Files and Batches calls)
+    llm/openai.py     the only module that imports ``openai``: chat, and the Files and Batches calls
+                      that batch/api.py makes
     llm/local.py      the embedded llama.cpp model (``python -m summariser.llm.local serve-child``)
 
 Importing this package does not import ``openai`` (``import summariser`` stays fast): the names

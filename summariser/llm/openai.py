@@ -12,6 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from tenacity import AsyncRetrying, Retrying
 
 from ..config import Settings
 from ..endpoint import OPENAI_URL, safe_url
+from ..files import atomic_open
 from ..redaction import redact, remember_key
 from ..errors import (
     AuthError,
@@ -227,3 +229,75 @@ class ChatClient:
 
 
 __all__ = ["CONNECT_TRIES", "CONNECT_WAIT_S", "ChatClient", "LLMError", "PLACEHOLDER_KEY", "ResponseFormatUnsupported", "Transient", "endpoint_url", "translate_error"]
+
+
+# ------------------------------------------------------------------------------------------
+# The Files and Batches endpoints (the OpenAI Batch API): upload, create, retrieve, download.
+# Kept here so this stays the only module that imports ``openai``; ``batch.api`` calls these.
+# Each call gets a client of its own (closed after) and runs under the same error translation
+# and ``RetryPolicy`` as chat calls; giving up raises one ``LLMError`` naming the last failure.
+
+
+def _files_call(settings: Settings, call: Callable[[openai.OpenAI], Any]) -> Any:
+    """``call(client)``, retried while ``translate_error`` calls its failure transient."""
+    policy = RetryPolicy.from_settings(settings)
+    chat = ChatClient(settings)
+    started, tries = time.monotonic(), 0
+    try:
+        while True:
+            tries += 1
+            try:
+                return call(chat.sync_client)
+            except Exception as exc:  # openai errors, translated below
+                translated = translate_error(exc, settings)
+                if not isinstance(translated, Transient):
+                    raise translated from None
+                wait = policy.next_wait_s(translated, tries, elapsed_s=time.monotonic() - started)
+                if wait is None:
+                    raise LLMError(f"gave up: {translated}; check the endpoint, or raise --retry-budget") from None
+                time.sleep(wait)
+    finally:
+        chat.close()
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+
+
+def upload_batch_file(settings: Settings, path: Path) -> str:
+    """Upload a batch request file (purpose ``batch``) and return its file id."""
+    path = Path(path)
+
+    def upload(client: openai.OpenAI) -> Any:
+        with path.open("rb") as handle:  # opened per try: a retried upload sends the whole file again
+            return client.files.create(file=(path.name, handle), purpose="batch")
+
+    return _files_call(settings, upload).id
+
+
+def create_batch(settings: Settings, input_file_id: str, *, endpoint: str, metadata: dict[str, str]) -> dict[str, Any]:
+    """Create a Batch API job (24 h window) over an uploaded file; the job as a dict."""
+    return _as_dict(_files_call(settings, lambda client: client.batches.create(
+        input_file_id=input_file_id, endpoint=endpoint, completion_window="24h", metadata=metadata,
+    )))
+
+
+def retrieve_batch(settings: Settings, batch_id: str) -> dict[str, Any]:
+    """A Batch API job as the API reports it now, as a dict."""
+    return _as_dict(_files_call(settings, lambda client: client.batches.retrieve(batch_id)))
+
+
+def download_file(settings: Settings, file_id: str, target: Path) -> Path:
+    """Stream a file's content (a job's output or error file) to ``target``; return ``target``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def fetch(client: openai.OpenAI) -> None:
+        # Each try streams into its own temp file; a failed try leaves the target untouched.
+        with client.files.with_streaming_response.content(file_id) as response:
+            with atomic_open(target, "wb", fsync=False) as handle:
+                for data in response.iter_bytes():
+                    handle.write(data)
+
+    _files_call(settings, fetch)
+    return target
