@@ -57,7 +57,8 @@ from .files import (
 from .importer import ImportReport, default_repair_path, import_results
 from .prepare import PrepareReport, prepare_batch
 from .pricing import BATCH_DISCOUNT, PRICE_PROVIDER, estimate_cost, format_cost, price_for
-from .runner import RateLimiter, RunReport, count_answered, parse_reset, run_batch_file
+from ..llm.ratelimit import RateLimiter, parse_reset
+from .runner import RunReport, count_answered, run_batch_file
 
 # Besides __all__, the names ``summariser.batch`` had before it became a package (the CLI uses
 # count_lines and format_cost) stay importable from here.

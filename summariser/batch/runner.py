@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,80 +18,13 @@ from typing import Any, TextIO
 
 from ..config import Settings
 from ..errors import InputError
+from ..llm.ratelimit import RateLimiter, estimate_tokens, parse_reset
 from ..llm.replies import reply_from_body
 from ..llm.retry import RetryPolicy, Transient, status_failure
 from ..redaction import redact
 from ..schema import Usage
 from .files import BATCH_URL, _dumps
 from .pricing import estimate_cost, format_cost
-
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-def parse_reset(value: str | None) -> float | None:
-    """OpenAI's ``x-ratelimit-reset-*`` durations (``1s``, ``6m0s``, ``20ms``) in seconds."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts:
-        return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[unit] for n, unit in parts)
-
-
-class RateLimiter:
-    """Requests- and tokens-per-minute buckets, plus a shared pause set by the server.
-
-    The buckets are the user's limits (``--rpm``/``--tpm``), aiolimiter's leaky buckets (full at
-    the start, so a run may open with a burst of up to one minute's worth); the server's own say
-    wins: a 429's Retry-After, or ``x-ratelimit-remaining-*`` at zero, pauses every worker until
-    the reset.
-    """
-
-    def __init__(self, *, rpm: float | None = None, tpm: float | None = None) -> None:
-        from aiolimiter import AsyncLimiter
-
-        self.rpm = rpm
-        self.tpm = tpm
-        self._requests = AsyncLimiter(rpm, 60) if rpm else None
-        self._tokens = AsyncLimiter(tpm, 60) if tpm else None
-        self._resume_at = 0.0
-        self._lock = asyncio.Lock()
-        self.waited_s = 0.0
-
-    async def acquire(self, tokens: int) -> None:
-        async with self._lock:  # first come, first served: one waiter at a time
-            started = time.monotonic()
-            while (pause := self._resume_at - time.monotonic()) > 0:
-                await asyncio.sleep(pause)
-            if self._requests is not None:
-                await self._requests.acquire()
-            if self._tokens is not None and self.tpm:
-                await self._tokens.acquire(min(float(tokens), float(self.tpm)))  # one request never needs more than a minute's worth
-            self.waited_s += time.monotonic() - started
-
-    def pause(self, seconds: float) -> None:
-        self._resume_at = max(self._resume_at, time.monotonic() + seconds)
-
-    def observe(self, headers: Any) -> None:
-        """Pause when the server says a limit is used up until its reset."""
-        for kind in ("requests", "tokens"):
-            remaining = headers.get(f"x-ratelimit-remaining-{kind}")
-            if remaining is None:
-                continue
-            try:
-                left = float(remaining)
-            except ValueError:
-                continue
-            if left <= 0:
-                reset = parse_reset(headers.get(f"x-ratelimit-reset-{kind}"))
-                if reset:
-                    self.pause(reset)
 
 
 @dataclass
@@ -123,12 +55,6 @@ class RunReport:
             "usage": self.usage.model_dump(), "estimated_cost": self.cost, "seconds": round(self.seconds, 3),
             "endpoint": self.endpoint,
         }
-
-
-def _estimate_tokens(body: dict[str, Any]) -> int:
-    """What a TPM limit counts for a request: prompt (about 4 characters a token) + max_tokens."""
-    chars = sum(len(m.get("content") or "") for m in body.get("messages") or [] if isinstance(m, dict) and isinstance(m.get("content"), str))
-    return chars // 4 + int(body.get("max_tokens") or body.get("max_completion_tokens") or 0)
 
 
 def count_answered(path: Path) -> int:
@@ -183,7 +109,7 @@ async def _send(
     import httpx
 
     started = time.monotonic()
-    tokens = _estimate_tokens(body)
+    tokens = estimate_tokens(body)
     tries = 0
     while True:
         tries += 1

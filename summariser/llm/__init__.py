@@ -5,6 +5,7 @@
     llm/replies.py    the one reply parser: a chat-completion body into a Reply (chat and batch import)
     llm/openai.py     the only module that imports ``openai``: chat, and the Files and Batches calls
                       that batch/api.py makes
+    llm/ratelimit.py  rpm/tpm buckets (RateLimiter) and RateLimited, a ChatModel that waits for them
     llm/local.py      the embedded llama.cpp model (``python -m summariser.llm.local serve-child``)
 
 Importing this package does not import ``openai`` (``import summariser`` stays fast): the names
