@@ -90,7 +90,12 @@ MAX_PARTICIPANTS_LISTED = 30
 
 
 def name_key(name: str) -> str:
-    """Names compare equal after folding case, quote marks, spacing, edge punctuation and 'the'."""
+    """Names compare equal after folding case, quote marks, spacing, edge punctuation and 'the'.
+
+    Weaker than ``namekey.name_key`` (dots, possessives and inner punctuation stay), and kept so
+    rather than merged: the names compared here were already tidied inside each summary
+    (``names``), and ``names``' key differs from this one on 539 of 5,048 eval and seed names
+    ("U.S." vs "US", "#3" vs "3"), which would change which participants a briefing merges."""
     key = normalise(name).strip(" .,;:'\"()[]")
     return key[4:] if key.startswith("the ") else key
 

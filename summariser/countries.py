@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from .namekey import name_key
+
 __all__ = ["Country", "CountryMatch", "lookup_country"]
 
 Relation = Literal["name", "capital", "demonym"]
@@ -46,13 +48,10 @@ class CountryMatch:
 
 
 def _key(name: str) -> str:
-    """Case, accents, dots ("U.S." = "US"), a leading "the" and a possessive do not matter."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = re.sub(r"['’]s$", "", text.strip())
-    text = re.sub(r"(?<=\w)\.(?=\w|$)", "", text)  # U.S. -> us; D.C. -> dc
-    text = re.sub(r"[^\w]+", " ", text).strip()
-    return re.sub(r"^the\s+", "", text)
+    """Case, accents, dots ("U.S." = "US"), a leading "the" and a possessive do not matter.
+
+    Accents are folded: the country data and an article may spell a name with or without them."""
+    return name_key(name)
 
 
 def _latin(text: str) -> bool:

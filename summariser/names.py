@@ -30,7 +30,8 @@ from functools import lru_cache
 
 from .countries import CountryMatch, lookup_country
 from .errors import SummariserError
-from .grounding import _EDGE_WORDS, _NAME_WORD, _NOT_NAMES, _TITLES, _opens_sentence, normalise
+from .grounding import _EDGE_WORDS, _NAME_WORD, _NOT_NAMES, _TITLES, _opens_sentence
+from .namekey import POSSESSIVE_END, name_key
 from .schema import Participant, ParticipantKind, Stance, SummaryDraft
 
 __all__ = [
@@ -70,7 +71,7 @@ _CREDIT = re.compile(
     r"|(?:^|(?<=[.!?]))[^\S\n]*(?:Image|Photo|Picture|Caption|Credit|File photo|Photograph)s?[^\S\n]*:[^\n]*?(?:[.!?](?=\s|$)|$)",
     re.MULTILINE,
 )
-_POSSESSIVE = re.compile(r"(?:['’]s|(?<=s)['’])$")
+_POSSESSIVE = POSSESSIVE_END
 _SMALL_WORDS = frozenset("a an and as at but by for from in into is of on or over the to up with vs".split())
 # Words that title a name rather than belong to it, as grounding cuts them, and a few more.
 _TITLE_WORDS = _TITLES | frozenset("prophet pastor rabbi imam sheriff saint".split())
@@ -129,12 +130,11 @@ class _Group:
 
 @lru_cache(maxsize=8192)
 def _key(name: str) -> str:
-    """Case, dots ("U.S." = "US"), a leading "the" and a possessive do not tell names apart."""
-    text = normalise(name)
-    text = _POSSESSIVE.sub("", text)
-    text = re.sub(r"(?<=\w)\.(?=\w|$)", "", text)
-    text = re.sub(r"[^\w]+", " ", text).strip()
-    return re.sub(r"^the ", "", text)
+    """Case, dots ("U.S." = "US"), a leading "the" and a possessive do not tell names apart.
+
+    Accents are kept, as they always were here: this compares names of one article with each
+    other, and folding them would join names that differ only by accents (namekey.py)."""
+    return name_key(name, keep_accents=True)
 
 
 @lru_cache(maxsize=8192)

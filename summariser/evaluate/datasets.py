@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from .matching import _NON_CONTENT, _POSSESSIVE, _is_pronoun
+from ..namekey import POSSESSIVE_ANY
+from .matching import _NON_CONTENT, _is_pronoun
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ def is_named_cluster(mentions: Iterable[str], text: str) -> bool:
     for mention in mentions:
         if _is_pronoun(mention):
             continue
-        words = [w for w in re.findall(r"[\w.&-]+", _POSSESSIVE.sub("", mention)) if w.casefold() not in _NON_CONTENT]
+        words = [w for w in re.findall(r"[\w.&-]+", POSSESSIVE_ANY.sub("", mention)) if w.casefold() not in _NON_CONTENT]
         if not words or not all(w[0].isupper() or w[0].isdigit() for w in words):
             continue
         if not any(w[0].isupper() for w in words):

@@ -7,12 +7,12 @@ assigns predictions to clusters one-to-one, best match first.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
 from rapidfuzz import fuzz
+
+from ..namekey import name_key
 
 DEFAULT_NAME_FUZZY_THRESHOLD = 88.0
 
@@ -26,21 +26,16 @@ _NON_CONTENT = frozenset(
     "president prime minister sen senator rep gov governor former late".split()
 )
 _ACRONYM_SKIP = frozenset("of and for the on in at to de & la".split())
-# Dotted acronyms only: "U.S.", "U.N", "D.C."; other dots split words ("attack.Then").
-_DOTTED = re.compile(r"(?<!\w)(?:\w\.){1,}\w(?!\w)\.?")
-_POSSESSIVE = re.compile(r"\s?['’]s\b|(?<=s)['’](?=\s|$)")
 
 
 @lru_cache(maxsize=65536)
 def normalise_name(name: str) -> str:
-    """Case-folded, accents stripped, "'s" and a leading "the" removed, punctuation to spaces."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = _POSSESSIVE.sub("", text.casefold())
-    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)  # U.S. -> us, U.N. -> un
-    text = re.sub(r"[^\w]+", " ", text).strip()
-    text = re.sub(r"^the\s+", "", text)
-    return text
+    """Case-folded, accents stripped, "'s" and a leading "the" removed, punctuation to spaces.
+
+    The key for names and whole article texts alike (``in_text``: possessives anywhere, only
+    dotted acronyms lose their dots), so ``occurs_in`` can look a name up in a text. The scores
+    the project reports are computed with it: change it and they change."""
+    return name_key(name, in_text=True)
 
 
 def _is_pronoun(name: str) -> bool:
