@@ -531,3 +531,18 @@ def test_the_runner_gives_a_refused_connection_the_policy_s_few_quick_tries():
     response, error, report = _sent(refuse, policy={"max_retries": 10, "budget_s": 60.0})
     assert response is None and error["code"] == "connection_error"
     assert len(calls) == CONNECT_TRIES and report.retries == CONNECT_TRIES - 1
+
+
+def test_prepare_sources_lists_unreadable_inputs_then_refused_articles(tmp_path, store):
+    settings = Settings.load(base_url="http://127.0.0.1:9/v1", model="scripted", db_path=tmp_path / "store.db", max_chars=5000)
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    article = next(generated_articles(1))
+    (folder / "good.txt").write_text(article.text)
+    (folder / "long.txt").write_text("A sentence that goes on. " * 400)
+    report = batch_lib.prepare_sources([str(folder), str(tmp_path / "missing.txt")], tmp_path / "requests.jsonl", store=store, settings=settings)
+    assert (report.articles, report.requests) == (2, 1)
+    assert [e.split(":")[0] for e in report.input_errors] == [str(tmp_path / "missing.txt"), str(folder / "long.txt")]
+    as_json = report.to_dict()  # what `batch prepare --json` prints
+    assert list(as_json) == ["articles", "requests", "cached", "in_flight", "duplicates", "files", "model", "prompt", "input_errors"]
+    assert as_json["files"] == [str(tmp_path / "requests.jsonl")] and as_json["input_errors"] == report.input_errors

@@ -55,7 +55,7 @@ from .files import (
     request_line,
 )
 from .importer import ImportReport, default_repair_path, import_results
-from .prepare import PrepareReport, prepare_batch
+from .prepare import PrepareReport, prepare_batch, prepare_sources
 from .pricing import BATCH_DISCOUNT, PRICE_PROVIDER, estimate_cost, format_cost, price_for
 from ..llm.ratelimit import RateLimiter, parse_reset
 from .runner import RunReport, count_answered, run_batch_file
@@ -83,6 +83,7 @@ __all__ = [
     "make_custom_id",
     "parse_custom_id",
     "prepare_batch",
+    "prepare_sources",
     "price_for",
     "run_batch_file",
     "submit_batch",

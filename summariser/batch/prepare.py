@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..article import Article
 from ..config import Settings
@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..prompts import Prompt, load_prompt
 from ..session import summary_key
 from .conversations import _article_of, _Conversations
-from .files import CHUNK, MAX_FILE_BYTES, MAX_FILE_LINES, SplitWriter, _now, make_custom_id, request_line
+from .files import CHUNK, MAX_FILE_BYTES, MAX_FILE_LINES, SplitWriter, _now, load_articles, make_custom_id, request_line
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -32,6 +32,13 @@ class PrepareReport:
     files: list[Path] = field(default_factory=list)
     model: str = ""
     prompt: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "articles": self.articles, "requests": self.requests, "cached": self.cached, "in_flight": self.in_flight,
+            "duplicates": self.duplicates, "files": [str(p) for p in self.files], "model": self.model,
+            "prompt": self.prompt, "input_errors": self.input_errors,
+        }
 
 
 def prepare_batch(
@@ -115,4 +122,24 @@ def prepare_batch(
         if chunk:
             flush(chunk, writer)
         report.files = list(writer.paths)
+    return report
+
+
+def prepare_sources(
+    sources: Iterable[str | Path],
+    out: Path,
+    *,
+    store: "Store",
+    settings: Settings,
+    pattern: str | None = None,
+    fetch_timeout_s: float = 20.0,
+    on_progress: Callable[[PrepareReport], None] | None = None,
+) -> PrepareReport:
+    """``prepare_batch`` over the articles of files, directories, globs, stdin, URLs and feeds
+    (``load_articles``): ``input_errors`` lists the inputs that could not be read, then the
+    articles refused for their length, one line each (what ``batch prepare`` prints)."""
+    unreadable: list[str] = []
+    articles = load_articles(sources, unreadable, pattern=pattern, fetch_timeout_s=fetch_timeout_s)
+    report = prepare_batch(articles, out, store=store, settings=settings, on_progress=on_progress)
+    report.input_errors = unreadable + report.input_errors
     return report

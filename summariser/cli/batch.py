@@ -128,20 +128,14 @@ def prepare_command(
       summariser batch prepare news/*.txt -o batch.jsonl --model Qwen/Qwen2.5-7B-Instruct
     """
     settings = load_settings(prompt=prompt, model=model, base_url=base_url, mode=mode, max_attempts=max_attempts, strict=strict, db_path=db, max_chars=max_chars, defaults={"mode": "json_schema"})
-    errors: list[str] = []
     with _store(settings) as store, _progress("Preparing", None) as progress:
-        report = batch_lib.prepare_batch(
-            batch_lib.load_articles(sources, errors, pattern=glob, fetch_timeout_s=fetch_timeout), out, store=store, settings=settings,
-            on_progress=lambda r: _advance(progress, r.articles),
-        )
-    errors += report.input_errors  # articles over --max-chars, refused before any line was written
-    report.input_errors = errors
+        report = batch_lib.prepare_sources(sources, out, store=store, settings=settings, pattern=glob, fetch_timeout_s=fetch_timeout,
+                                           on_progress=lambda r: _advance(progress, r.articles))
+    errors = report.input_errors  # unreadable inputs, then articles over --max-chars (never written)
     for message in errors:
         err_console.print(f"[bold red]Error:[/] {escape(message)}")
     if as_json:
-        print_json({"articles": report.articles, "requests": report.requests, "cached": report.cached, "in_flight": report.in_flight,
-                    "duplicates": report.duplicates, "files": [str(p) for p in report.files], "model": report.model,
-                    "prompt": report.prompt, "input_errors": errors})
+        print_json(report.to_dict())
     else:
         files = ", ".join(str(p) for p in report.files) or "(none: nothing to do)"
         err_console.print(_table([
