@@ -314,6 +314,19 @@ def test_collect_leaves_a_running_job_alone(tmp_path, llm):
         assert [j.id for j in store.list_batch_jobs(uncollected=True)] == [job["id"]]
 
 
+def test_collect_batches_takes_every_uncollected_job_once(tmp_path, llm):
+    settings = Settings.load(base_url=llm.base_url, api_key="test", model="scripted", db_path=tmp_path / "store.db")
+    with Store(settings.store_path) as store:
+        prepare_batch(generated_articles(2), tmp_path / "requests.jsonl", store=store, settings=settings)
+        job = batch_lib.submit_batch(tmp_path / "requests.jsonl", store=store, settings=settings)
+        [(first, running)] = batch_lib.collect_batches(None, store=store, settings=settings, out_dir=tmp_path)
+        assert first == job["id"] and running.report is None  # still running: asked again next time
+        batch_lib.wait_for_batch(job["id"], store=store, settings=settings, interval_s=0.01)
+        [(_, done)] = batch_lib.collect_batches(None, store=store, settings=settings, out_dir=tmp_path)
+        assert done.report is not None and done.report.stored == 2
+        assert list(batch_lib.collect_batches(None, store=store, settings=settings, out_dir=tmp_path)) == []
+
+
 # -- the local runner ---------------------------------------------------------------------------
 
 
@@ -389,6 +402,21 @@ def test_cli_prepare_run_import(tmp_path, llm, capsys):
     assert main(["batch", "import", str(tmp_path / "results.jsonl"), "--db", db, "--json"]) == 0
     again = json.loads(capsys.readouterr().out.strip())
     assert again["stored"] == 0 and again["already_imported"] == 4
+
+
+def test_cli_collect_imports_each_finished_job_then_has_nothing_to_collect(tmp_path, llm, capsys):
+    settings = Settings.load(base_url=llm.base_url, api_key="test", model="scripted", db_path=tmp_path / "store.db")
+    with Store(settings.store_path) as store:
+        prepare_batch(generated_articles(2), tmp_path / "requests.jsonl", store=store, settings=settings)
+        job = batch_lib.submit_batch(tmp_path / "requests.jsonl", store=store, settings=settings)
+        batch_lib.wait_for_batch(job["id"], store=store, settings=settings, interval_s=0.01)
+    args = ["batch", "collect", "--out-dir", str(tmp_path), "--base-url", llm.base_url, "--db", str(settings.store_path)]
+    assert main([*args, "--json"]) == 0
+    [line] = capsys.readouterr().out.strip().splitlines()
+    collected = json.loads(line)
+    assert (collected["id"], collected["collected"], collected["report"]["stored"]) == (job["id"], True, 2)
+    assert main(args) == 0
+    assert "Nothing to collect" in capsys.readouterr().err
 
 
 def test_cli_import_of_unknown_ids_exits_1(tmp_path, capsys):

@@ -41,7 +41,7 @@ The package, one concern a module (imports point down this list)::
 
 from __future__ import annotations
 
-from .api import TERMINAL_STATUSES, CollectResult, batch_status, collect_batch, submit_batch, wait_for_batch
+from .api import TERMINAL_STATUSES, CollectResult, batch_status, collect_batch, collect_batches, submit_batch, wait_for_batch
 from .files import (
     BATCH_URL,
     CHUNK,
@@ -76,6 +76,7 @@ __all__ = [
     "SplitWriter",
     "batch_status",
     "collect_batch",
+    "collect_batches",
     "count_answered",
     "estimate_cost",
     "import_results",

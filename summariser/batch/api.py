@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,3 +109,19 @@ def collect_batch(
         report = ImportReport()
     store.mark_batch_collected(batch_id)
     return CollectResult(job, files, report)
+
+
+def collect_batches(
+    batch_id: str | None,
+    *,
+    store: "Store",
+    settings: Settings,
+    out_dir: Path = Path("."),
+    repair: Path | None = None,
+) -> Iterator[tuple[str, CollectResult]]:
+    """``collect_batch`` for the job ``batch_id``, or, when it is None, for every job of the store
+    not collected yet (what a cron line runs); ``(job id, result)`` as each one is done.
+    ``repair`` names the repair file of one named job only (each job of many writes its own)."""
+    ids = [batch_id] if batch_id else [job.id for job in store.list_batch_jobs(uncollected=True)]
+    for one in ids:
+        yield one, collect_batch(one, store=store, settings=settings, out_dir=out_dir, repair=repair if batch_id else None)

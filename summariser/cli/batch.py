@@ -247,12 +247,10 @@ def collect_command(
     """
     settings = load_settings(base_url=base_url, db_path=db, retry_budget_s=retry_budget)
     problems = False
+    collected = 0
     with _store(settings) as store:
-        ids = [batch_id] if batch_id else [job.id for job in store.list_batch_jobs(uncollected=True)]
-        if not ids and not as_json:
-            err_console.print("Nothing to collect: every known job has been imported.")
-        for one in ids:
-            result = batch_lib.collect_batch(one, store=store, settings=settings, out_dir=out_dir, repair=repair if batch_id else None)
+        for one, result in batch_lib.collect_batches(batch_id, store=store, settings=settings, out_dir=out_dir, repair=repair):
+            collected += 1
             if result.report is None:
                 if as_json:
                     print_json({"id": one, "status": result.job.get("status"), "collected": False})
@@ -265,6 +263,8 @@ def collect_command(
             else:
                 err_console.print(f"[bold]{one}[/] ({result.job.get('status')}): {', '.join(str(p) for p in result.files) or 'no output files'}")
                 _render_import(result.report)
+    if not collected and not as_json:
+        err_console.print("Nothing to collect: every known job has been imported.")
     if problems:
         raise typer.Exit(1)
 
