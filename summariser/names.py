@@ -38,6 +38,7 @@ __all__ = [
     "Candidate",
     "candidate_hints",
     "candidates",
+    "fill_participants",
     "normalise_draft_names",
     "normalise_participants",
     "remap_stances",
@@ -598,6 +599,86 @@ def _fold_surnames(merged: dict[str, dict], order: list[str]) -> None:
             home["role"] = home["role"] or entry["role"]
             del merged[key]
             order.remove(key)
+
+
+# Words that make a capitalised phrase an organisation when code has no tagger to ask.
+_ORG_WORDS = frozenset(
+    """agency airline airlines army assembly association authority bank board bureau center centre
+    club college commission committee company congress corp corporation council court department
+    foundation fund group inc institute league ltd ministry network office organisation organization
+    parliament party police school service services society team tribunal union university""".split()
+)
+
+
+def _guess_kind(cand: Candidate, text: str) -> ParticipantKind:
+    """A kind for a candidate no tagger labelled: a name whose surname or first name the article
+    also writes alone ("Chavis" for "Ben Chavis"), or that follows a title ("Judge Ann Ray"), is a
+    person; one with an organisation word ("Oakland Unified School District") an organisation.
+    Anything else stays "other": a wrong kind is worse than a vague one."""
+    if cand.kind != "other":
+        return cand.kind
+    words = _tokens(cand.name)
+    if words and words[-1] in _ORG_WORDS or any(w in _ORG_WORDS for w in words):
+        return "organisation"
+    if len(words) >= 2 and all(w.isalpha() for w in words):
+        if words[-1] in {_key(a) for a in cand.aliases}:  # "Chavis" for "Ben Chavis"
+            return "person"
+        for start, _ in cand.spans:
+            before = text[max(0, start - 30) : start].split()
+            if before and before[-1].lower().strip(".,") in _TITLE_WORDS:
+                return "person"
+    return "other"
+
+
+def _title_before(cand: Candidate, text: str) -> str:
+    """The title the article writes before the name ("Foreign Minister" of "Foreign Minister
+    Wang Yi"), as a role; empty when there is none."""
+    for start, _ in cand.spans:
+        words = text[max(0, start - 40) : start].split()
+        title: list[str] = []
+        while words and words[-1][:1].isupper() and words[-1].lower().strip(".,") in _TITLE_WORDS | _ORG_WORDS | {"foreign", "prime", "vice", "deputy", "chief", "defence", "defense", "state", "general", "secretary"}:
+            title.insert(0, words.pop())
+        if title and title[-1].lower().strip(".,") in _TITLE_WORDS:
+            return " ".join(title).strip(".,")
+    return ""
+
+
+def fill_participants(
+    participants: Sequence[Participant],
+    text: str,
+    *,
+    upto: int,
+    min_count: int = 2,
+    found: Sequence[Candidate] | None = None,
+) -> list[Participant]:
+    """The model's participants, then the article's most-named candidates it left out, until
+    there are ``upto``: a small model lists too few of the people and bodies a story names, and
+    code counts mentions better than it does. A candidate joins only if the article names it at
+    least ``min_count`` times and none of its names is already a participant's name (or a word of
+    one: "Chavis" is in "Ben Chavis"). Its kind comes from the candidate (or a guess from its
+    words), its role from the title the article writes before it, else empty."""
+    result = list(participants)
+    if len(result) >= upto:
+        return result
+    if found is None:
+        found = candidates(text, use_spacy=False)
+    taken = {_key(n) for p in result for n in (p.name, *p.aliases)}
+    taken_words = {w for p in result if p.kind == "person" for n in (p.name, *p.aliases) for w in _tokens(n)}
+    for cand in found:
+        if len(result) >= upto:
+            break
+        if cand.count < min_count:
+            break  # most-named first: the rest are named fewer times
+        keys = {_key(n) for n in cand.names}
+        if keys & taken or (len(_tokens(cand.name)) == 1 and _tokens(cand.name)[0] in taken_words):
+            continue
+        if not _is_name(cand.mention):
+            continue
+        name = cand.mention if cand.kind != "country" else cand.name
+        aliases = [a for a in cand.names if _key(a) != _key(name)][:MAX_ALIASES]
+        result.append(Participant(name=name, kind=_guess_kind(cand, text), role=_title_before(cand, text), aliases=aliases))
+        taken |= keys
+    return result
 
 
 def remap_stances(stances: Sequence[Stance], participants: Sequence[Participant], text: str) -> list[Stance]:

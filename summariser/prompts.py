@@ -56,6 +56,8 @@ class _PromptFile(BaseModel):
     hints: Literal["names", "bare-names", "ner", "candidates"] = "names"
     evidence: Literal["first", "last"] = "first"
     reply: Literal["draft", "refs"] = "draft"
+    fill_participants: int = Field(0, ge=0, le=10)
+    fill_min_count: int = Field(2, ge=1)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,11 @@ class Prompt:
     # What the model writes: "draft" = the SummaryDraft JSON itself, quotes copied; "refs" = the
     # compact wire format of summariser/wire.py over numbered sentences, quotes by reference.
     reply: str = "draft"
+    # After the model's participants: the article's most-named candidates it left out, until
+    # there are ``fill_participants`` (0 = none added), each named at least ``fill_min_count``
+    # times (names.fill_participants). Code counts mentions; the model's picks come first.
+    fill_participants: int = 0
+    fill_min_count: int = 2
 
     @property
     def ref(self) -> str:
@@ -174,6 +181,8 @@ def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
         hints=meta.hints,
         evidence=meta.evidence,
         reply=meta.reply,
+        fill_participants=meta.fill_participants,
+        fill_min_count=meta.fill_min_count,
     )
 
 

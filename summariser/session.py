@@ -646,16 +646,20 @@ def result_options(settings: Any) -> str:
     return ",".join(parts)
 
 
-def tidy_participants(draft: SummaryDraft, text: str) -> SummaryDraft:
+def tidy_participants(draft: SummaryDraft, text: str, prompt: Prompt | None = None) -> SummaryDraft:
     """After grounding, one entry per participant: "Moscow", "Russia" and "Russian" become one
     "Russia", "Lavrov" joins "Sergei Lavrov", and stance holders are renamed to match
     (``names.normalise_draft_names``). Grounding ran first, on the names as the model wrote
     them: a canonical name the article does not write ("United States") keeps the alias it does.
     ``text`` is what grounding checked against (withheld passages blanked), so no alias comes
     from a passage the model was not shown."""
-    from .names import normalise_draft_names
+    from .names import fill_participants, normalise_draft_names
 
-    return normalise_draft_names(draft, text)
+    draft = normalise_draft_names(draft, text)
+    if prompt is not None and prompt.fill_participants and isinstance(draft, SummaryDraft):
+        filled = fill_participants(draft.participants, text, upto=prompt.fill_participants, min_count=prompt.fill_min_count)
+        draft = draft.model_copy(update={"participants": filled})
+    return draft
 
 
 def build_summary(
@@ -693,7 +697,7 @@ def build_summary(
     )
     # The draft's fields are already validated (ArticleSummary adds no validator to them), so
     # they are reused as they are instead of being dumped and validated a second time.
-    draft = tidy_participants(session.draft, getattr(session.task, "citable", article.text))
+    draft = tidy_participants(session.draft, getattr(session.task, "citable", article.text), session.prompt)
     fields = {name: getattr(draft, name) for name in SummaryDraft.model_fields}
     fields["key_facts"], fields["stances"] = located_items(draft, session.grounding.verified)
     return ArticleSummary.model_construct(**fields, provenance=provenance, grounding=grounding)

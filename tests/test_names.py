@@ -402,3 +402,57 @@ def test_an_organisation_named_by_its_owner_stays_itself(seed_text):
         ("Russia", "country"),
         ("Vladimir Putin", "person"),
     ]
+
+
+# -- participants the model left out, added from the candidates --------------------------------
+
+
+def test_fill_adds_the_most_named_candidates_after_the_models_own(seed_text):
+    from summariser.names import fill_participants
+
+    own = [Participant(name="Sergei Lavrov", kind="person", role="Russian foreign minister", aliases=["Lavrov"])]
+    filled = fill_participants(own, seed_text, upto=8)
+    assert filled[0] == own[0]  # the model's picks come first, untouched
+    assert len(filled) == 8
+    names = [p.name for p in filled]
+    assert len({n.casefold() for n in names}) == len(names)
+    assert "Lavrov" not in names  # a word of a participant's name is no new participant
+    assert {"Russia", "China", "United States", "Ukraine", "Wang Yi"} <= set(names)
+    counts = {c.name: c.count for c in candidates(seed_text, use_spacy=False)}
+    for person in filled[1:]:
+        assert person.name in seed_text or any(a in seed_text for a in person.aliases)
+        assert all(a in seed_text for a in person.aliases)
+        assert counts.get(person.name, 2) >= 2
+
+
+def test_fill_takes_a_title_as_role_and_guesses_kinds_from_the_words():
+    from summariser.names import fill_participants
+
+    text = (
+        "Judge Ann Ray ruled on Monday. The Oakland School Board said it would appeal. "
+        "Ray said the Oakland School Board had broken the law. Ray later left the court."
+    )
+    filled = {p.name: p for p in fill_participants([], text, upto=5)}
+    assert filled["Ann Ray"].kind == "person" and filled["Ann Ray"].role == "Judge"
+    assert filled["Oakland School Board"].kind == "organisation"
+
+
+def test_fill_stops_at_upto_and_at_names_seen_too_rarely(seed_text):
+    from summariser.names import fill_participants
+
+    full = [Participant(name=f"P{i}", kind="other", role="", aliases=[]) for i in range(6)]
+    assert fill_participants(full, seed_text, upto=6) == full
+    assert fill_participants([], "Alice Smith met Bob Jones in Paris.", upto=5) == []  # each named once
+
+
+def test_a_prompt_that_fills_lists_more_participants_than_the_model_wrote(llm, settings, seed_text):
+    from summariser.extract import summarise_article
+    from summariser.testing import reply
+
+    llm.enqueue(reply({"headline": "Wang Yi visits Moscow", "facts": [1], "participants": [
+        {"name": "Wang Yi", "kind": "person", "role": "Chinese foreign minister"}], "stances": [],
+        "summary": "China's top diplomat Wang Yi met Russian officials in Moscow."}))
+    summary = summarise_article(seed_text, settings=settings, prompt="article@7")
+    names = [p.name for p in summary.participants]
+    assert names[0] == "Wang Yi" and len(names) == 10
+    assert SEED_PARTICIPANTS <= set(names)
