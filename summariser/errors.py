@@ -51,6 +51,7 @@ class ConfigError(SummariserError):
     """Settings are invalid or incomplete."""
 
     exit_code = ExitCode.USAGE
+    stops_run = True  # a setting is the same for every article: fix it once, not per article
 
 
 class PromptError(SummariserError):

@@ -545,3 +545,19 @@ def test_report_write_makes_the_directory_and_both_files(tmp_path):
     markdown = report.write(out)
     assert (out / "report.md").read_text(encoding="utf-8") == markdown + "\n" == report.to_markdown() + "\n"
     assert json.loads((out / "report.json").read_text(encoding="utf-8"))["metrics"]["s"]["ds"]["participant_recall"] == 1.0
+
+
+def test_cli_a_missing_model_name_stops_the_run_before_any_report(datasets, tmp_path, monkeypatch, eval_app):
+    """A setting is wrong for every document alike: one error, not one failure per document."""
+    from typer.testing import CliRunner
+
+    from summariser.errors import ConfigError
+
+    monkeypatch.setenv("SUMMARISER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SUMMARISER_MODEL", raising=False)
+    result = CliRunner().invoke(
+        eval_app, ["eval", str(datasets["rose"]), "-p", "article@2", "--no-baseline", "--no-store",
+                   "--base-url", "http://127.0.0.1:9/v1", "--out", str(tmp_path / "r")],
+    )
+    assert isinstance(result.exception, ConfigError) and "--model" in str(result.exception)
+    assert not (tmp_path / "r").exists()
