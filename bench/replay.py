@@ -10,7 +10,7 @@ request with the reply the store recorded for the same messages, and prints its 
         --no-store --out replayed/
 
 A request whose messages were never stored (a changed prompt, hint list or repair) is answered
-with HTTP 404, so the document fails visibly instead of silently calling a model; the server
+with HTTP 400, so the document fails visibly instead of silently calling a model; the server
 counts hits and misses and prints them when stopped (Ctrl-C). Usage figures are replayed too,
 so tokens per article stay those of the original run; seconds do not (they are the replay's).
 """
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, required=True, help="the run store (summariser.db) to replay")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--misses", type=Path, help="append each request that was not stored to this JSONL file")
     args = parser.parse_args(argv)
     if not args.db.is_file():
         print(f"error: no run store at {args.db}", file=sys.stderr)
@@ -60,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         found = replies.get(_key(body.get("messages") or []))
         if found is None:
             seen["miss"] += 1
-            return error(404, message="replay: these messages were never stored")
+            if args.misses:
+                with args.misses.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(body) + "\n")
+            return error(400, message="replay: these messages were never stored")
         seen["hit"] += 1
         content, finish, prompt_tokens, completion_tokens = found
         return reply(content, finish_reason=finish or "stop", usage=(prompt_tokens, completion_tokens))
