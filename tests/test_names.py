@@ -437,11 +437,23 @@ def test_fill_takes_a_title_as_role_and_guesses_kinds_from_the_words():
     assert filled["Oakland School Board"].kind == "organisation"
 
 
+def test_fill_puts_names_the_article_writes_once_after_the_well_attested_ones(seed_text):
+    from summariser.names import fill_participants
+
+    once = Participant(name="Nikolai Patrushev", kind="person", role="security official", aliases=[])
+    twice = Participant(name="Wang Yi", kind="person", role="Chinese foreign minister", aliases=[])
+    assert seed_text.count("Patrushev") == 1 and seed_text.count("Wang") >= 2
+    filled = fill_participants([once, twice], seed_text, upto=10)
+    assert filled[0] == twice and len(filled) == 10
+    assert once not in filled[:-1]  # only where there is room left: here, none or the last place
+    assert fill_participants([once, twice], seed_text, upto=1) == [twice]
+
+
 def test_fill_stops_at_upto_and_at_names_seen_too_rarely(seed_text):
     from summariser.names import fill_participants
 
-    full = [Participant(name=f"P{i}", kind="other", role="", aliases=[]) for i in range(6)]
-    assert fill_participants(full, seed_text, upto=6) == full
+    strong = fill_participants([], seed_text, upto=6)
+    assert len(strong) == 6 and fill_participants(strong, seed_text, upto=6) == strong
     assert fill_participants([], "Alice Smith met Bob Jones in Paris.", upto=5) == []  # each named once
 
 
