@@ -53,7 +53,7 @@ class _PromptFile(BaseModel):
     user: str
     params: dict[str, float | int | str | bool] = Field(default_factory=dict)
     constrain_quotes: bool = False
-    hints: Literal["names", "bare-names", "ner", "candidates"] = "names"
+    hints: Literal["names", "bare-names", "ner", "candidates", "phrase-candidates"] = "names"
     evidence: Literal["first", "last"] = "first"
     reply: Literal["draft", "refs"] = "draft"
     fill_participants: int = Field(0, ge=0, le=10)
@@ -82,7 +82,9 @@ class Prompt:
     # "bare-names" = the same split at titles ("U.S. President Donald Trump" -> "U.S.",
     # "Donald Trump"), "ner" = spaCy's named entities (needs the ner extra), "candidates" = the
     # participants names.candidates proposes (merged, each as the article writes it; the template
-    # also gets ``candidates``: name, mention, kind, aliases, count per candidate).
+    # also gets ``candidates``: name, mention, kind, aliases, count per candidate; spaCy's entities
+    # where it is installed), "phrase-candidates" = the same from capitalised phrases alone, so
+    # every install sends the same request and a batch of 100,000 articles is not parsed by spaCy.
     hints: str = "names"
     # Where a key fact's or stance's quote sits in the reply schema: "first" = copy the evidence,
     # then state the claim; "last" = state the claim, then pick the evidence (with quotes

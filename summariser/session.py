@@ -122,10 +122,11 @@ class ArticleTask:
 
     def variables(self, prompt: Prompt) -> dict[str, Any]:
         extra: dict[str, Any] = {}
-        if prompt.hints == "candidates":
+        if prompt.hints in ("candidates", "phrase-candidates"):
             from .names import candidate_hints, candidates
 
-            found = candidates(self.citable, limit=MAX_CANDIDATE_HINTS)
+            use_spacy = False if prompt.hints == "phrase-candidates" else None  # None: where installed
+            found = candidates(self.citable, use_spacy=use_spacy, limit=MAX_CANDIDATE_HINTS)
             names = [c.mention for c in found]
             # "Russia (country; also Russian, Moscow)": each candidate with its kind and other names.
             extra = {"candidates": found, "candidate_hints": candidate_hints(self.citable, limit=MAX_CANDIDATE_HINTS, found=found)}

@@ -17,6 +17,7 @@ RELEASED = {
     "article/v1.toml": "a6fbb1de0cb4",
     "article/v2.toml": "bbcc074bd978",
     "article/v6.toml": "bb291804b0c2",
+    "article/v7.toml": "3885d6a77fc6",
     "briefing/v1.toml": "10a9bee0b04e",
     "briefing/v2.toml": "1a881361a96a",
     "story/v1.toml": "a8a503c7638c",
