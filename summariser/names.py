@@ -461,16 +461,25 @@ def _candidates(text: str, use_spacy: bool) -> tuple[Candidate, ...]:
 
 
 def candidate_hints(
-    text: str, *, limit: int = 25, use_spacy: bool | None = None, found: Sequence[Candidate] | None = None
+    text: str,
+    *,
+    limit: int = 25,
+    use_spacy: bool | None = None,
+    found: Sequence[Candidate] | None = None,
+    guess_kinds: bool = False,
 ) -> list[str]:
     """The candidates as a prompt lists them, each by the name the article writes and its kind
     ("Russia (country; also Moscow, Russian)"), so a model picks and labels instead of spelling.
-    ``found``: candidates already made for ``text`` (the first ``limit`` are used)."""
+    ``found``: candidates already made for ``text`` (the first ``limit`` are used).
+    ``guess_kinds``: a candidate no tagger labelled gets the kind its words suggest, and none
+    when they suggest nothing ("Wang Yi (person; also Wang)", "Telegram"): a small model copies
+    the kind it is shown, so "other" on every name made it call people "other"."""
     hints = []
     for cand in (found[:limit] if found is not None else candidates(text, use_spacy=use_spacy, limit=limit)):
         others = [a for a in cand.names if a != cand.mention][:3]
-        also = f"; also {', '.join(others)}" if others else ""
-        hints.append(f"{cand.mention} ({cand.kind}{also})")
+        kind = _guess_kind(cand, text) if guess_kinds else cand.kind
+        parts = [*([kind] if kind != "other" or not guess_kinds else []), *([f"also {', '.join(others)}"] if others else [])]
+        hints.append(f"{cand.mention} ({'; '.join(parts)})" if parts else cand.mention)
     return hints
 
 
@@ -621,7 +630,8 @@ def _guess_kind(cand: Candidate, text: str) -> ParticipantKind:
     if words and words[-1] in _ORG_WORDS or any(w in _ORG_WORDS for w in words):
         return "organisation"
     if len(words) >= 2 and all(w.isalpha() for w in words):
-        if words[-1] in {_key(a) for a in cand.aliases}:  # "Chavis" for "Ben Chavis"
+        short = {_key(a) for a in cand.aliases}
+        if words[-1] in short or (len(words) == 2 and words[0] in short):  # "Chavis", "Wang" (Yi)
             return "person"
         for start, _ in cand.spans:
             before = text[max(0, start - 30) : start].split()
@@ -652,6 +662,18 @@ def _times_named(person: Participant, found: Sequence[Candidate], text_key: str)
     return max((text_key.count(f" {k} ") for k in keys), default=0)
 
 
+def _relabel(person: Participant, found: Sequence[Candidate], text: str) -> Participant:
+    """A participant the model called "other" gets the kind its candidate's words suggest."""
+    if person.kind != "other":
+        return person
+    keys = {_key(n) for n in (person.name, *person.aliases)} - {""}
+    for cand in found:
+        if keys & {_key(n) for n in cand.names}:
+            kind = _guess_kind(cand, text)
+            return person if kind == "other" else person.model_copy(update={"kind": kind})
+    return person
+
+
 def fill_participants(
     participants: Sequence[Participant],
     text: str,
@@ -676,6 +698,7 @@ def fill_participants(
     if found is None:
         found = candidates(text, use_spacy=False)
     text_key = _text_key(text)
+    participants = [_relabel(p, found, text) for p in participants]
     strong = [p for p in participants if _times_named(p, found, text_key) >= min_count]
     weak = [p for p in participants if _times_named(p, found, text_key) < min_count]
     result = strong[:upto]

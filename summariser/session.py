@@ -129,7 +129,8 @@ class ArticleTask:
             found = candidates(self.citable, use_spacy=use_spacy, limit=MAX_CANDIDATE_HINTS)
             names = [c.mention for c in found]
             # "Russia (country; also Russian, Moscow)": each candidate with its kind and other names.
-            extra = {"candidates": found, "candidate_hints": candidate_hints(self.citable, limit=MAX_CANDIDATE_HINTS, found=found)}
+            hints = candidate_hints(self.citable, limit=MAX_CANDIDATE_HINTS, found=found, guess_kinds=use_spacy is False)
+            extra = {"candidates": found, "candidate_hints": hints}
         elif prompt.hints == "ner":
             from .ner import hint_names
 

@@ -468,3 +468,17 @@ def test_a_prompt_that_fills_lists_more_participants_than_the_model_wrote(llm, s
     names = [p.name for p in summary.participants]
     assert names[0] == "Wang Yi" and len(names) == 10
     assert SEED_PARTICIPANTS <= set(names)
+
+
+def test_phrase_hints_show_a_kind_only_where_the_words_suggest_one(seed_text):
+    hints = candidate_hints(seed_text, use_spacy=False, guess_kinds=True)
+    assert "Wang Yi (person; also Wang)" in hints and "Sergei Lavrov (person; also Lavrov)" in hints
+    assert "Telegram" in hints  # no "(other)": a small model copies the kind it is shown
+    assert not any("other" in h for h in hints)
+
+
+def test_fill_relabels_a_person_the_model_called_other(seed_text):
+    from summariser.names import fill_participants
+
+    filled = fill_participants([Participant(name="Wang Yi", kind="other", role="diplomat", aliases=[])], seed_text, upto=3)
+    assert filled[0].name == "Wang Yi" and filled[0].kind == "person" and filled[0].role == "diplomat"
