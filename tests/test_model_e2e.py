@@ -60,6 +60,38 @@ def test_seed_article_offline_gives_a_grounded_summary_naming_wang_yi_and_lavrov
 
 
 @pytest.mark.skipif(not _local_extra_installed(), reason="the local extra is not installed: pip install -e '.[local]'")
+def test_seed_article_with_participants_filled_by_code_article_7():
+    """article@7 on the real model: every participant the seed is about, each country once under
+    its own name (never a demonym or capital of its own), quotes at their offsets."""
+    from summariser.countries import lookup_country
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "summariser", "summarise", str(SEED_ARTICLE), "--format", "json", "--no-store", "--prompt", "article@7"],
+        capture_output=True,
+        env=env,
+        timeout=1500,
+    )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    summary = ArticleSummary.model_validate_json(result.stdout)
+    text = SEED_ARTICLE.read_text(encoding="utf-8").strip()
+    assert summary.provenance.prompt_version == 7 and summary.grounding.grounding_rate == 1.0
+    for item in [*summary.key_facts, *summary.stances]:
+        assert text[item.quote_start : item.quote_end] == item.quote
+
+    listed = json.dumps([x.model_dump() for x in summary.participants])
+    names = {p.name for p in summary.participants}
+    assert {"Russia", "China", "United States", "Ukraine", "Wang Yi", "Sergei Lavrov", "Xi Jinping"} <= names, listed
+    for person in summary.participants:
+        if person.kind == "country":
+            match = lookup_country(person.name)
+            assert match is not None and match.relation == "name", listed
+    assert len(names) == len(summary.participants) <= 10
+    assert not any("kelly" in n.lower() or "popeski" in n.lower() for n in names)  # the byline
+    assert {s.holder for s in summary.stances} <= names
+
+
+@pytest.mark.skipif(not _local_extra_installed(), reason="the local extra is not installed: pip install -e '.[local]'")
 def test_seed_article_with_evidence_by_reference_article_6():
     """article@6 on the real model: quotes are cited sentences, so every quote sits verbatim at
     its offsets; one request per attempt is recorded; the seed's diplomats are named."""
