@@ -698,7 +698,9 @@ def fill_participants(
     if found is None:
         found = candidates(text, use_spacy=False)
     text_key = _text_key(text)
-    participants = [_relabel(p, found, text) for p in participants]
+    # Grounding finds a name inside a longer word ("Mc" in "McGarvey"); a participant must be
+    # written as a word of its own, by its name or an alias.
+    participants = [_relabel(p, found, text) for p in participants if any(_in_article(n, text_key) for n in (p.name, *p.aliases))]
     strong = [p for p in participants if _times_named(p, found, text_key) >= min_count]
     weak = [p for p in participants if _times_named(p, found, text_key) < min_count]
     result = strong[:upto]
@@ -710,7 +712,7 @@ def fill_participants(
         keys = {_key(n) for n in cand.names}
         if keys & taken or (len(_tokens(cand.name)) == 1 and _tokens(cand.name)[0] in taken_words):
             continue
-        if not _is_name(cand.mention):
+        if not _is_name(cand.mention) or not _in_article(cand.mention, text_key):
             continue
         name = cand.mention if cand.kind != "country" else cand.name
         aliases = [a for a in cand.names if _key(a) != _key(name)][:MAX_ALIASES]
