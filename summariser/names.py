@@ -76,8 +76,9 @@ _POSSESSIVE = POSSESSIVE_END
 _SMALL_WORDS = frozenset("a an and as at but by for from in into is of on or over the to up with vs".split())
 # Words that title a name rather than belong to it, as grounding cuts them, and a few more.
 _TITLE_WORDS = _TITLES | frozenset("prophet pastor rabbi imam sheriff saint".split())
-# grounding's capitalised phrases, words with digits in them ("G4S", "G20") and "O'Toole".
-_WORD = rf"(?:[A-Z][A-Za-z]*[0-9][A-Za-z0-9]*|[A-Z]['’][A-Z][a-z]+|{_NAME_WORD})"
+# grounding's capitalised phrases, words with digits in them ("G4S", "G20"), "O'Toole"
+# and words with capitals inside ("McGarvey", "PlayStation", "DeShawn"), which it would cut in two.
+_WORD = rf"(?:[A-Z][A-Za-z]*[0-9][A-Za-z0-9]*|[A-Z]['’][A-Z][a-z]+|[A-Z][a-z]+(?:[A-Z][a-z]+)+|{_NAME_WORD})"
 _CAPITALISED = re.compile(rf"{_WORD}(?:[ ](?:(?:of|the|de|van|von|al|bin|la|du)[ ])?{_WORD})*")
 
 

@@ -482,3 +482,11 @@ def test_fill_relabels_a_person_the_model_called_other(seed_text):
 
     filled = fill_participants([Participant(name="Wang Yi", kind="other", role="diplomat", aliases=[])], seed_text, upto=3)
     assert filled[0].name == "Wang Yi" and filled[0].kind == "person" and filled[0].role == "diplomat"
+
+
+def test_fill_drops_a_name_found_only_inside_a_longer_word():
+    from summariser.names import fill_participants
+
+    text = "Karen McGarvey spoke first. McGarvey said the PlayStation plan was late. McGarvey left."
+    glued = [Participant(name="Mc", kind="person", role="", aliases=[]), Participant(name="Play", kind="other", role="", aliases=[])]
+    assert [p.name for p in fill_participants(glued, text, upto=5)] == ["Karen McGarvey"]
