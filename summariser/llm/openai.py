@@ -11,15 +11,16 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
-from tenacity import AsyncRetrying, Retrying
+from tenacity import AsyncRetrying
 
 from ..config import Settings
+from ..drive import run_blocking
 from ..endpoint import OPENAI_URL, safe_url
 from ..files import atomic_open
 from ..redaction import redact, remember_key
@@ -171,14 +172,31 @@ class ChatClient:
         )
 
     def complete(self, body: dict[str, Any]) -> Reply:
+        """One chat completion, blocking: ``_send``'s loop run in this thread, no event loop."""
+        return run_blocking(self._send(body, self._create_blocking, self._sleep_blocking))
+
+    async def acomplete(self, body: dict[str, Any]) -> Reply:
+        """One chat completion, awaited: ``_send``'s loop on the running event loop."""
+        return await self._send(body, self._create_async, asyncio.sleep)
+
+    async def _send(
+        self,
+        body: dict[str, Any],
+        create: Callable[..., Awaitable[Any]],
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> Reply:
+        """The transport loop, written once for both APIs: try, translate the error, wait as
+        ``llm.retry`` says, give up with one message. ``create`` and ``sleep`` are the only I/O:
+        the async client and ``asyncio.sleep``, or the sync client and ``time.sleep`` wrapped in
+        coroutines that never suspend (so ``drive.run_blocking`` can run it, as extract's core)."""
         started, tries = time.monotonic(), 0
         try:
-            with released(Retrying(**self._retry)) as retrying:
-                for attempt in retrying:
+            with released(AsyncRetrying(sleep=sleep, **self._retry)) as retrying:
+                async for attempt in retrying:
                     with attempt:
                         tries += 1
                         try:
-                            response = _checked(self.sync_client.chat.completions.create(**self._adapted(body)), self.settings)
+                            response = _checked(await create(**self._adapted(body)), self.settings)
                         except openai.OpenAIError as exc:
                             raise translate_error(exc, self.settings, model=body.get("model")) from None
                         except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
@@ -189,24 +207,15 @@ class ChatClient:
             raise exc.sent(tries, time.monotonic() - started)
         return _to_reply(response, time.monotonic() - started, tries - 1)
 
-    async def acomplete(self, body: dict[str, Any]) -> Reply:
-        started, tries = time.monotonic(), 0
-        try:
-            with released(AsyncRetrying(**self._retry)) as retrying:
-                async for attempt in retrying:
-                    with attempt:
-                        tries += 1
-                        try:
-                            response = _checked(await self.async_client.chat.completions.create(**self._adapted(body)), self.settings)
-                        except openai.OpenAIError as exc:
-                            raise translate_error(exc, self.settings, model=body.get("model")) from None
-                        except ValueError:
-                            raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
-        except Transient as exc:
-            raise self._give_up(exc, tries, started).sent(tries, time.monotonic() - started) from None
-        except LLMError as exc:
-            raise exc.sent(tries, time.monotonic() - started)
-        return _to_reply(response, time.monotonic() - started, tries - 1)
+    async def _create_blocking(self, **request: Any) -> Any:
+        return self.sync_client.chat.completions.create(**request)
+
+    async def _create_async(self, **request: Any) -> Any:
+        return await self.async_client.chat.completions.create(**request)
+
+    @staticmethod
+    async def _sleep_blocking(seconds: float) -> None:
+        time.sleep(seconds)
 
     async def aclose(self) -> None:
         """Close the async connections inside the event loop that opened them."""
