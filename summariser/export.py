@@ -52,16 +52,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import IO, Any, Literal
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from .csvsafe import safe_row
 from .errors import ConfigError, ExportError
 from .files import atomic_open, fsync_directory
 from .schema import ArticleSummary, output_json_schema
 from .store import Store
+
+if TYPE_CHECKING:  # jsonschema is imported on first use: ~50 ms the CLI's start-up does not pay
+    from jsonschema import Draft202012Validator
 
 ExportFormat = Literal["json", "jsonl", "csv"]
 ExportTable = Literal["facts", "participants", "stances", "summaries"]
@@ -97,9 +97,24 @@ class ExportReport:
     path: Path
 
 
+def export_format(out: Path | str, fmt: str | None = None) -> ExportFormat:
+    """``fmt``, or the format ``out``'s extension names (``.json``, ``.jsonl``, ``.csv``)."""
+    chosen = fmt if fmt is not None else Path(out).suffix.lstrip(".").lower()
+    if chosen not in FORMATS:
+        if fmt is not None:
+            raise ConfigError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+        raise ConfigError(
+            f"cannot tell the export format from {Path(out).name!r}: pass --format json|jsonl|csv "
+            "or use a .json, .jsonl or .csv file name"
+        )
+    return chosen  # type: ignore[return-value]
+
+
 @cache
-def summary_validator() -> Draft202012Validator:
+def summary_validator() -> "Draft202012Validator":
     """The validator for the published ArticleSummary schema, built once per process."""
+    from jsonschema import Draft202012Validator
+
     schema = output_json_schema(ArticleSummary)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
@@ -107,6 +122,8 @@ def summary_validator() -> Draft202012Validator:
 
 def validate_record(run_id: int, text: str) -> dict[str, Any]:
     """Parse one stored summary and check it against the published schema."""
+    from jsonschema.exceptions import best_match
+
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -146,20 +163,20 @@ def table_rows(table: str, run_id: int, record: dict[str, Any]) -> Iterator[dict
 def export_results(
     store: Store,
     *,
-    fmt: ExportFormat,
+    fmt: ExportFormat | None = None,
     out: Path | str,
     since: datetime | None = None,
     prompt: str | None = None,
     model: str | None = None,
     table: ExportTable = "summaries",
 ) -> ExportReport:
-    """Write the stored summaries matching the filters to ``out``; all or nothing.
+    """Write the stored summaries matching the filters to ``out``; all or nothing. Without
+    ``fmt`` the format is the one ``out``'s extension names.
 
     >>> export_results(store, fmt="csv", table="facts", out=Path("facts.csv"), since=parse_since("7d"))
     ExportReport(count=42, path=PosixPath('facts.csv'))
     """
-    if fmt not in FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    fmt = export_format(out, fmt)
     if table not in TABLES:
         raise ConfigError(f"unknown table {table!r}: use one of {', '.join(TABLES)}")
     out = Path(out).expanduser()

@@ -229,8 +229,7 @@ def load_prompt(ref: str = "article", dirs: list[Path] | None = None) -> Prompt:
         known = sorted({p.name for p in list_prompts(dirs)})
         raise PromptError(f"no prompt named {name!r}: known prompts are {', '.join(known) or 'none'}")
     if version is None:
-        default = DEFAULT_VERSIONS.get(name)
-        return next((p for p in candidates if p.version == default), candidates[-1])
+        return _default_of(candidates)
     for prompt in candidates:
         if prompt.version == version:
             return prompt
@@ -238,8 +237,27 @@ def load_prompt(ref: str = "article", dirs: list[Path] | None = None) -> Prompt:
     raise PromptError(f"no prompt {name}@{version}: available are {versions} (see `summariser prompts list`)")
 
 
-def diff_prompts(a: Prompt, b: Prompt) -> str:
-    """A unified diff of two template files."""
+def _default_of(candidates: list[Prompt]) -> Prompt:
+    """Of one name's versions (sorted), the one NAME alone means."""
+    default = DEFAULT_VERSIONS.get(candidates[0].name)
+    return next((p for p in candidates if p.version == default), candidates[-1])
+
+
+def list_prompts_with_defaults(dirs: list[Path] | None = None) -> list[tuple[Prompt, bool]]:
+    """``list_prompts`` with, for each version, whether it is its name's default (what
+    ``load_prompt(NAME)`` loads): ``summariser prompts list``'s rows."""
+    prompts = list_prompts(dirs)
+    by_name: dict[str, list[Prompt]] = {}
+    for prompt in prompts:
+        by_name.setdefault(prompt.name, []).append(prompt)
+    defaults = {name: _default_of(versions).version for name, versions in by_name.items()}
+    return [(prompt, defaults[prompt.name] == prompt.version) for prompt in prompts]
+
+
+def diff_prompts(a: Prompt | str, b: Prompt | str) -> str:
+    """A unified diff of two template files (each a ``Prompt`` or a ref such as ``article@1``)."""
+    a = load_prompt(a) if isinstance(a, str) else a
+    b = load_prompt(b) if isinstance(b, str) else b
     return "".join(
         difflib.unified_diff(
             a.text.splitlines(keepends=True),

@@ -21,9 +21,11 @@ from .schema import ArticleError, ArticleSummary, Briefing, output_json_schema
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
+ARTICLE_SUMMARY_FILE = "article-summary.schema.json"  # what ``summariser schema`` prints
+
 # File name -> the output model it publishes.
 PUBLISHED_MODELS: dict[str, type[BaseModel]] = {
-    "article-summary.schema.json": ArticleSummary,
+    ARTICLE_SUMMARY_FILE: ArticleSummary,
     "article-error.schema.json": ArticleError,
     "briefing.schema.json": Briefing,
 }
@@ -34,9 +36,17 @@ STRICT_MAX_PROPERTIES = 5000
 
 def published_schemas() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema (with ``$schema`` and the model's ``$id``) for every published model."""
-    return {
-        name: {"$schema": JSON_SCHEMA_DIALECT, **output_json_schema(model)} for name, model in PUBLISHED_MODELS.items()
-    }
+    return {name: published_schema(name) for name in PUBLISHED_MODELS}
+
+
+def published_schema(name: str = ARTICLE_SUMMARY_FILE) -> dict[str, Any]:
+    """The JSON Schema of one published file (only that model's schema is generated)."""
+    return {"$schema": JSON_SCHEMA_DIALECT, **output_json_schema(PUBLISHED_MODELS[name])}
+
+
+def published_schema_text(name: str = ARTICLE_SUMMARY_FILE) -> str:
+    """The exact text of one published schema file: what ``summariser schema`` prints."""
+    return schema_text(published_schema(name))
 
 
 def schema_text(schema: dict[str, Any]) -> str:

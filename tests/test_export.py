@@ -241,3 +241,28 @@ def test_export_cli(small_store: Store, tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_export_command_help_teaches_by_example() -> None:
     assert export_command.__doc__ and "summariser export --out" in export_command.__doc__
+
+
+def test_export_format_comes_from_the_option_or_the_extension() -> None:
+    from summariser.export import export_format
+
+    assert export_format("out.JSONL") == "jsonl" and export_format(Path("a/b.csv")) == "csv"
+    assert export_format("out.txt", "json") == "json"
+    with pytest.raises(ConfigError, match=r"cannot tell the export format from 'out.txt': pass --format"):
+        export_format("dir/out.txt")
+    with pytest.raises(ConfigError, match="unknown export format 'xml'"):
+        export_format("out.json", "xml")
+
+
+def test_export_results_without_a_format_takes_the_extension(small_store, tmp_path: Path) -> None:
+    report = export_results(small_store, out=tmp_path / "o.jsonl")
+    lines = (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()
+    assert report.count == len(lines) > 0 and all(json.loads(line)["headline"] for line in lines)
+
+
+def test_the_export_command_does_not_import_jsonschema_until_it_exports() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, summariser.cli.export; assert 'jsonschema' not in sys.modules, 'jsonschema at start-up'"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -127,3 +127,11 @@ def test_schema_cli(tmp_path: Path) -> None:
 
 def test_schema_command_help_teaches_by_example() -> None:
     assert schema_command.__doc__ and "summariser schema --out schemas/" in schema_command.__doc__
+
+
+def test_the_one_printed_schema_is_the_published_file():
+    from summariser.schemafiles import ARTICLE_SUMMARY_FILE, published_schema_text, published_schemas, schema_text
+
+    assert published_schema_text() == schema_text(published_schemas()[ARTICLE_SUMMARY_FILE])
+    for name, schema in published_schemas().items():
+        assert published_schema_text(name) == schema_text(schema)

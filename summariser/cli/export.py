@@ -10,8 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..errors import ConfigError
-from ..export import FORMATS, export_results
+from ..export import export_format, export_results
 from ..timeutil import SINCE_HELP, parse_since
 from ._common import DbOpt
 from .runs import open_existing_store
@@ -58,12 +57,7 @@ def export_command(
       summariser export --out facts.csv --table facts --since 7d
       summariser export --out week.json --prompt article@2 --model gpt-4o-mini --since 2026-11-01
     """
-    fmt = format.value if format is not None else out.suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise ConfigError(
-            f"cannot tell the export format from {out.name!r}: pass --format json|jsonl|csv "
-            "or use a .json, .jsonl or .csv file name"
-        )
+    fmt = export_format(out, format.value if format is not None else None)
     since_at = parse_since(since) if since else None
     with open_existing_store(db) as store:
         report = export_results(

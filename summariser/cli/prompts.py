@@ -9,7 +9,7 @@ import typer
 from rich.syntax import Syntax
 from rich.table import Table
 
-from ..prompts import diff_prompts, list_prompts, load_prompt
+from ..prompts import diff_prompts, list_prompts_with_defaults, load_prompt
 from ._common import console, stdout_is_terminal
 
 app = typer.Typer(help="List, show and compare the versioned prompt templates.", no_args_is_help=True)
@@ -21,11 +21,9 @@ def list_command() -> None:
 
     Example: summariser prompts list
     """
-    prompts = list_prompts()
-    newest = {p.name: load_prompt(p.name).version for p in prompts}
     table = Table("Prompt", "Default", "sha256", "Description")
-    for p in prompts:
-        table.add_row(p.ref, "yes" if newest[p.name] == p.version else "", p.sha256[:12], p.description)
+    for p, default in list_prompts_with_defaults():
+        table.add_row(p.ref, "yes" if default else "", p.sha256[:12], p.description)
     console.print(table)
 
 
@@ -57,7 +55,7 @@ def diff_command(
 
     Example: summariser prompts diff article@1 article@2
     """
-    text = diff_prompts(load_prompt(a), load_prompt(b))
+    text = diff_prompts(a, b)
     if not stdout_is_terminal():  # a patch file, not 80-column wrapped text
         sys.stdout.write(text or "(identical)\n")
         return

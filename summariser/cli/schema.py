@@ -9,9 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..schemafiles import published_schemas, schema_text, write_schema_files
-
-ARTICLE_SUMMARY_FILE = "article-summary.schema.json"
+from ..schemafiles import published_schema_text, write_schema_files
 
 
 def schema_command(
@@ -27,7 +25,7 @@ def schema_command(
       summariser schema --out schemas/
     """
     if out is None:
-        typer.echo(schema_text(published_schemas()[ARTICLE_SUMMARY_FILE]), nl=False)
+        typer.echo(published_schema_text(), nl=False)
         return
     console = Console(highlight=False)
     for path in write_schema_files(out):
