@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -12,13 +10,12 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..errors import ConfigError, InputError, Interrupted
-from ..extract import Outcome, Summariser
-from ..files import atomic_write_text
-from ..collect import Collector
+from ..collect import Collection, collect_articles
 from ..endpoint import explain_error
-from ..evidence import render_evidence_html, write_evidence_html
-from ..schema import ArticleError, ArticleErrorDetail
+from ..errors import ConfigError, Interrupted
+from ..extract import Outcome
+from ..job import SummariseJob
+from ..outputs import OutputDir, failure_record, outcome_failure_record
 from ..sources import DIRECTORY_HELP
 from ._common import (
     SOURCES_HELP,
@@ -48,16 +45,6 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     html = "html"
-
-
-def _out_name(outcome: Outcome, used: set[str]) -> str:
-    stem = Path(outcome.article.source).stem if outcome.article.source else "stdin"
-    stem = re.sub(r"[^\w.-]+", "_", stem) or "article"
-    name, n = f"{stem}.json", 2
-    while name in used:
-        name, n = f"{stem}-{n}.json", n + 1
-    used.add(name)
-    return name
 
 
 def summarise_command(
@@ -121,76 +108,70 @@ def summarise_command(
         defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
     as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
-    if out is not None:
-        if out.exists() and not out.is_dir():
-            raise InputError(f"--out {out} is a file: pass a directory")
-        out.mkdir(parents=True, exist_ok=True)
-
-    failures = 0
-    with Collector(timeout_s=fetch_timeout, pattern=glob) as collector:
-        collection = collector.collect(articles)
-    for failure in collection.failures:
-        failures += 1
-        err_console.print(f"[bold red]Error:[/] {escape(failure.source)}: {escape(failure.reason)}")
-        if as_json:
-            _print_error_record(failure.source, "InputError", failure.reason, 0)
-    for article, first in collection.duplicates:
-        again = "given more than once" if first == article.label else f"the same article as {first}"
-        err_console.print(f"Skipped {escape(article.label)}: {escape(again)}.")
+    out_dir = OutputDir(out) if out is not None else None
+    collection = collect_articles(articles, timeout_s=fetch_timeout, pattern=glob)
+    failures = _report_collection(collection, as_json=as_json)
     loaded = collection.articles
     if fmt is Format.html and out is None and len(loaded) > 1:
         raise ConfigError(f"--format html writes one page per article: for {len(loaded)} articles pass --out DIR")
 
-    store = None
-    if not no_store and loaded:
-        from ..store import Store
-
-        store = Store(settings.store_path)
-    used: set[str] = set()
-    succeeded = finished = pages = 0
+    job = SummariseJob(loaded, settings, use_store=not no_store, refresh=refresh)
+    succeeded = finished = 0
     try:
-        with Summariser(settings, store=store) as summariser, ArticleProgress(len(loaded), err=err_console, out=console, quiet=quiet) as progress:
-            for outcome in _run_all(summariser, loaded, refresh=refresh):
+        with job, ArticleProgress(len(loaded), err=err_console, out=console, quiet=quiet) as progress:
+            for outcome in job.outcomes():
                 progress.advance(outcome)
                 finished += 1
                 if outcome.error is not None:
                     failures += 1
                     message = _report_failure(outcome, settings)
                     if as_json:
-                        error = outcome.error
-                        tried = len(getattr(error, "attempt_log", None) or []) or getattr(error, "attempts", 0) or 0
-                        _print_error_record(outcome.article.source, type(error).__name__, message, tried)
+                        print_json(outcome_failure_record(outcome, message))
                     continue
-                assert outcome.summary is not None
                 succeeded += 1
-                for warning in outcome.summary.grounding.warnings:  # e.g. a prompt injection in the article
-                    print_warning(outcome.article.label, warning)
-                payload = outcome.summary.model_dump(mode="json")
-                name = _out_name(outcome, used) if out is not None else None
-                if out is not None:
-                    atomic_write_text(out / name, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
-                if fmt is Format.html:
-                    if out is not None:
-                        write_evidence_html(outcome.summary, outcome.article.text, out / Path(name).with_suffix(".html"))
-                        pages += 1
-                    else:
-                        sys.stdout.write(render_evidence_html(outcome.summary, outcome.article.text))
-                        sys.stdout.flush()
-                elif as_json:
-                    print_json(payload)
-                else:
-                    progress.print(summary_panel(outcome.summary, cached=outcome.cached))
+                _show(outcome, fmt=fmt, as_json=as_json, out_dir=out_dir, progress=progress)
     except KeyboardInterrupt:
-        raise Interrupted(_interrupted_message(finished, len(loaded), kept=store is not None, out=out)) from None
-    finally:
-        if store is not None:
-            store.close()
-    if out is not None and not as_json:
+        raise Interrupted(_interrupted_message(finished, len(loaded), kept=job.stored, out=out)) from None
+    if out_dir is not None and not as_json:
+        files, pages = out_dir.files, out_dir.pages
         written = f" and {pages} page{'s' if pages != 1 else ''}" if pages else ""
-        err_console.print(f"Wrote {len(used)} JSON file{'s' if len(used) != 1 else ''}{written} to {out}/")
+        err_console.print(f"Wrote {files} JSON file{'s' if files != 1 else ''}{written} to {out}/")
     if failures:
         err_console.print(f"{failures} article(s) failed" + ("; the others were summarised." if succeeded else "."))
         raise typer.Exit(1)
+
+
+def _report_collection(collection: Collection, *, as_json: bool) -> int:
+    """Print each source that could not be read (and, in JSON output, its record) and each
+    duplicate skipped; return how many sources failed."""
+    for failure in collection.failures:
+        err_console.print(f"[bold red]Error:[/] {escape(failure.source)}: {escape(failure.reason)}")
+        if as_json:
+            print_json(failure_record(failure.source, "InputError", failure.reason, 0))
+    for article, first in collection.duplicates:
+        again = "given more than once" if first == article.label else f"the same article as {first}"
+        err_console.print(f"Skipped {escape(article.label)}: {escape(again)}.")
+    return len(collection.failures)
+
+
+def _show(outcome: Outcome, *, fmt: Format, as_json: bool, out_dir: OutputDir | None, progress: ArticleProgress) -> None:
+    """One summarised article: its warnings, its files in --out, and what goes to stdout."""
+    summary = outcome.summary
+    assert summary is not None
+    for warning in summary.grounding.warnings:  # e.g. a prompt injection in the article
+        print_warning(outcome.article.label, warning)
+    if out_dir is not None:
+        out_dir.write(summary, outcome.article, page=fmt is Format.html)
+    if fmt is Format.html:
+        if out_dir is None:
+            from ..evidence import render_evidence_html  # jinja2: only for a page on stdout
+
+            sys.stdout.write(render_evidence_html(summary, outcome.article.text))
+            sys.stdout.flush()
+    elif as_json:
+        print_json(summary.model_dump(mode="json"))
+    else:
+        progress.print(summary_panel(summary, cached=outcome.cached))
 
 
 def _interrupted_message(finished: int, total: int, *, kept: bool, out: Path | None) -> str:
@@ -212,15 +193,3 @@ def _report_failure(outcome: Outcome, settings) -> str:
     message = explain_error(exc, settings)
     err_console.print(f"[bold red]Error:[/] {escape(label)}: {escape(message)}{cost}")
     return message
-
-
-def _print_error_record(path: str | None, kind: str, message: str, attempts: int) -> None:
-    """In JSON Lines output a failed article is a line too (schemas/article-error.schema.json),
-    so a script can tell failed from missing."""
-    record = ArticleError(error=ArticleErrorDetail(path=path, kind=kind, message=message, attempts=attempts))
-    print_json(record.model_dump(mode="json"))
-
-
-def _run_all(summariser: Summariser, articles: list, *, refresh: bool):
-    """Yield outcomes as they finish, at most ``--concurrency`` at once."""
-    return summariser.run_many(articles, refresh=refresh, concurrency=summariser.settings.concurrency)
