@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..export import export_format, export_results
 from ..timeutil import SINCE_HELP, parse_since
 from ._common import DbOpt
 from .runs import open_existing_store
@@ -57,6 +56,8 @@ def export_command(
       summariser export --out facts.csv --table facts --since 7d
       summariser export --out week.json --prompt article@2 --model gpt-4o-mini --since 2026-11-01
     """
+    from ..export import export_format, export_results  # csv, the store: when the command runs
+
     fmt = export_format(out, format.value if format is not None else None)
     since_at = parse_since(since) if since else None
     with open_existing_store(db) as store:

@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..schemafiles import published_schema_text, write_schema_files
-
 
 def schema_command(
     out: Annotated[
@@ -24,6 +22,8 @@ def schema_command(
       summariser schema > article-summary.schema.json
       summariser schema --out schemas/
     """
+    from ..schemafiles import published_schema_text, write_schema_files
+
     if out is None:
         typer.echo(published_schema_text(), nl=False)
         return

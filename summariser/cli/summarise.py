@@ -5,17 +5,12 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-from ..collect import Collection, collect_articles
-from ..endpoint import explain_error
 from ..errors import ConfigError, Interrupted
-from ..extract import Outcome
-from ..job import SummariseJob
-from ..outputs import OutputDir, failure_record, outcome_failure_record
 from ..sources import DIRECTORY_HELP
 from ._common import (
     SOURCES_HELP,
@@ -38,6 +33,11 @@ from ._common import (
 )
 from .display import summary_panel
 from .progress import ArticleProgress
+
+if TYPE_CHECKING:  # the library the command calls is imported when it runs, not at CLI start-up
+    from ..collect import Collection
+    from ..extract import Outcome
+    from ..outputs import OutputDir
 
 
 class Format(str, Enum):
@@ -107,6 +107,10 @@ def summarise_command(
         max_chars=max_chars,
         defaults={"concurrency": 1},  # summarise's own default; config and env still override it
     )
+    from ..collect import collect_articles
+    from ..job import SummariseJob
+    from ..outputs import OutputDir, outcome_failure_record
+
     as_json = fmt is Format.json or (fmt is Format.auto and not stdout_is_terminal())
     out_dir = OutputDir(out) if out is not None else None
     collection = collect_articles(articles, timeout_s=fetch_timeout, pattern=glob)
@@ -144,6 +148,8 @@ def summarise_command(
 def _report_collection(collection: Collection, *, as_json: bool) -> int:
     """Print each source that could not be read (and, in JSON output, its record) and each
     duplicate skipped; return how many sources failed."""
+    from ..outputs import failure_record
+
     for failure in collection.failures:
         err_console.print(f"[bold red]Error:[/] {escape(failure.source)}: {escape(failure.reason)}")
         if as_json:
@@ -183,6 +189,8 @@ def _interrupted_message(finished: int, total: int, *, kept: bool, out: Path | N
 
 def _report_failure(outcome: Outcome, settings) -> str:
     """Print the article's one-line error; return the message (without the label)."""
+    from ..endpoint import explain_error
+
     exc = outcome.error
     label = outcome.article.label
     cost = ""
