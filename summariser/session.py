@@ -690,16 +690,21 @@ def build_summary(
         source=article.source_info(),
         created_at=created_at or datetime.now(timezone.utc),
     )
+    draft = tidy_participants(session.draft, getattr(session.task, "citable", article.text), session.prompt)
+    verified = session.grounding.verified
+    if session.prompt.reply == "refs":  # a cited date line is no key fact (wire.drop_date_facts)
+        draft = draft.model_copy(update={"key_facts": wire.drop_date_facts(list(draft.key_facts))})
+        quotes = {f.quote for f in draft.key_facts} | {s.quote for s in draft.stances}
+        verified = [q for q in verified if q.quote in quotes]
     grounding = Grounding(
-        verified=session.grounding.verified,
+        verified=verified,
         unverified=session.dropped,
         grounding_rate=round(session.grounding.rate, 4),
-        fuzzy_matches=sum(1 for q in session.grounding.verified if q.match == "fuzzy"),
+        fuzzy_matches=sum(1 for q in verified if q.match == "fuzzy"),
         warnings=list(getattr(session.task, "warnings", ())),
     )
     # The draft's fields are already validated (ArticleSummary adds no validator to them), so
     # they are reused as they are instead of being dumped and validated a second time.
-    draft = tidy_participants(session.draft, getattr(session.task, "citable", article.text), session.prompt)
     fields = {name: getattr(draft, name) for name in SummaryDraft.model_fields}
-    fields["key_facts"], fields["stances"] = located_items(draft, session.grounding.verified)
+    fields["key_facts"], fields["stances"] = located_items(draft, verified)
     return ArticleSummary.model_construct(**fields, provenance=provenance, grounding=grounding)

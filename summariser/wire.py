@@ -198,6 +198,25 @@ def statement_for(sentence: str) -> str:
     return trim_text(text, QUOTE_MAX_CHARS)
 
 
+_DATE_WORD = re.compile(
+    r"(?i)^(?:mon|tues|wednes|thurs|fri|satur|sun)day$|^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?$"
+    r"|^\d{1,4}(?:st|nd|rd|th)?$|^(?:updated|published|posted|utc|gmt|am|pm|[0-9:.]+)$"
+)
+
+
+def is_date_line(quote: str) -> bool:
+    """A quote that only dates the article ("Tuesday, March 8, 2011"): the model cites such a
+    line of a Wikinews page as a key fact; it states nothing."""
+    words = re.findall(r"[\w:.]+", quote)
+    return bool(words) and all(_DATE_WORD.match(w) for w in words)
+
+
+def drop_date_facts(key_facts: list[Any]) -> list[Any]:
+    """The key facts without those that only date the article, unless nothing else is left."""
+    kept = [fact for fact in key_facts if not is_date_line(fact.quote)]
+    return kept or key_facts
+
+
 def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]:
     """The public ``SummaryDraft`` for a wire reply, item for item in the same order (so item
     ``key_facts[i]`` is ``facts[i]``), and the items whose cited sentence does not exist

@@ -293,3 +293,33 @@ def test_candidates_are_the_hints_and_names_are_merged_after_grounding(llm, sett
     assert names.count("Sergei Lavrov") == 1 and "Lavrov" not in names
     assert {"Moscow", "Russian"} <= set(next(p for p in summary.participants if p.name == "Russia").aliases)
     assert [s.holder for s in summary.stances] == ["Sergei Lavrov"]
+
+
+def test_a_cited_date_line_is_no_key_fact_unless_nothing_else_is_left():
+    from summariser.schema import KeyFact
+    from summariser.wire import drop_date_facts, is_date_line
+
+    assert is_date_line("Tuesday, March 8, 2011") and is_date_line("Monday, March 5, 2007")
+    assert not is_date_line("Microsoft waits for death of Internet Explorer 6")
+    assert not is_date_line("On March 8, 2011 Microsoft said it would stop.")
+    date = KeyFact(quote="Tuesday, March 8, 2011", statement="Tuesday, March 8, 2011")
+    fact = KeyFact(quote="Microsoft said it would stop.", statement="Microsoft said it would stop.")
+    assert drop_date_facts([date, fact]) == [fact]
+    assert drop_date_facts([date]) == [date]
+
+
+def test_a_summary_carries_no_date_line_fact_and_no_check_for_it():
+    from summariser.article import Article
+    from summariser.prompts import load_prompt
+    from summariser.session import ArticleTask, Reply, Session, build_summary
+
+    text = "Microsoft waits for death of Internet Explorer 6\nTuesday, March 8, 2011\n\nMicrosoft has launched a website to count down the end of Internet Explorer 6. The company wants users to upgrade."
+    session = Session(ArticleTask(Article(text)), load_prompt("article@7"), model="m")
+    reply = {"headline": "Microsoft counts down IE6", "facts": [2, 3], "participants": [{"name": "Microsoft", "kind": "organisation", "role": "software maker"}],
+             "stances": [], "summary": "Microsoft wants users to leave Internet Explorer 6."}
+    session.accept(Reply(content=json.dumps(reply)))
+    summary = build_summary(session, Article(text), endpoint="test", duration_s=0.0)
+    assert [f.quote for f in summary.key_facts] == ["Microsoft has launched a website to count down the end of Internet Explorer 6."]
+    assert {q.quote for q in summary.grounding.verified} == {f.quote for f in summary.key_facts}
+    fact = summary.key_facts[0]
+    assert text[fact.quote_start : fact.quote_end] == fact.quote
