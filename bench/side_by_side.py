@@ -8,7 +8,8 @@ have the metric, as the report does), and says how many those are.
     python bench/side_by_side.py docs/eval/2026-11-27-article-v1-v2-v4-20docs.json:article@1,article@2 \\
         full/report.json:ner-baseline,article@6,article@7
 
-Each argument is REPORT.json[:SYSTEM,SYSTEM...] (all its systems when none are named).
+Each argument is REPORT.json[:SYSTEM,SYSTEM...] (all its systems when none are named); write
+SYSTEM=LABEL to show a system under another column name (the same prompt from two runs).
 """
 
 from __future__ import annotations
@@ -36,10 +37,12 @@ def load(arg: str) -> dict[str, dict[tuple[str, str], dict]]:
     path, _, names = arg.partition(":")
     report = json.loads(Path(path).read_text(encoding="utf-8"))
     wanted = [n for n in names.split(",") if n] or list(report["systems"])
-    rows: dict[str, dict[tuple[str, str], dict]] = {name: {} for name in wanted}
+    labels = dict(n.partition("=")[::2] for n in wanted)
+    labels = {system: label or system for system, label in labels.items()}
+    rows: dict[str, dict[tuple[str, str], dict]] = {label: {} for label in labels.values()}
     for doc in report["documents"]:
-        if doc["system"] in rows:
-            rows[doc["system"]][(doc["dataset"], doc["doc_id"])] = doc
+        if doc["system"] in labels:
+            rows[labels[doc["system"]]][(doc["dataset"], doc["doc_id"])] = doc
     missing = [n for n, docs in rows.items() if not docs]
     if missing:
         raise SystemExit(f"error: {path} has no documents for {', '.join(missing)}")
