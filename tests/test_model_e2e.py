@@ -28,17 +28,23 @@ def _local_extra_installed() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _local_extra_installed(), reason="the local extra is not installed: pip install -e '.[local]'")
-def test_seed_article_offline_gives_a_grounded_summary_naming_wang_yi_and_lavrov():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+def _summarise_seed(*options: str) -> ArticleSummary:
+    """``summariser summarise`` on the seed in a subprocess, as a user runs it: no endpoint, no
+    key, no prompt setting (conftest's SUMMARISER_PROMPT is for scripted tests)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_") and k != "SUMMARISER_PROMPT"}
     result = subprocess.run(
-        [sys.executable, "-m", "summariser", "summarise", str(SEED_ARTICLE), "--format", "json", "--no-store"],
+        [sys.executable, "-m", "summariser", "summarise", str(SEED_ARTICLE), "--format", "json", "--no-store", *options],
         capture_output=True,
         env=env,
-        timeout=900,
+        timeout=1500,
     )
     assert result.returncode == 0, result.stderr.decode()[-2000:]
-    summary = ArticleSummary.model_validate_json(result.stdout)
+    return ArticleSummary.model_validate_json(result.stdout)
+
+
+@pytest.mark.skipif(not _local_extra_installed(), reason="the local extra is not installed: pip install -e '.[local]'")
+def test_seed_article_offline_gives_a_grounded_summary_naming_wang_yi_and_lavrov():
+    summary = _summarise_seed()
 
     p = summary.provenance
     assert p.endpoint.startswith("127.0.0.1:") and p.model == "qwen2.5-coder-1.5b-instruct-q4_k_m"
@@ -65,15 +71,7 @@ def test_seed_article_with_participants_filled_by_code_article_7():
     its own name (never a demonym or capital of its own), quotes at their offsets."""
     from summariser.countries import lookup_country
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "summariser", "summarise", str(SEED_ARTICLE), "--format", "json", "--no-store", "--prompt", "article@7"],
-        capture_output=True,
-        env=env,
-        timeout=1500,
-    )
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    summary = ArticleSummary.model_validate_json(result.stdout)
+    summary = _summarise_seed("--prompt", "article@7")
     text = SEED_ARTICLE.read_text(encoding="utf-8").strip()
     assert summary.provenance.prompt_version == 7 and summary.grounding.grounding_rate == 1.0
     for item in [*summary.key_facts, *summary.stances]:
@@ -95,15 +93,7 @@ def test_seed_article_with_participants_filled_by_code_article_7():
 def test_seed_article_with_evidence_by_reference_article_6():
     """article@6 on the real model: quotes are cited sentences, so every quote sits verbatim at
     its offsets; one request per attempt is recorded; the seed's diplomats are named."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "summariser", "summarise", str(SEED_ARTICLE), "--format", "json", "--no-store", "--prompt", "article@6"],
-        capture_output=True,
-        env=env,
-        timeout=1500,
-    )
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    summary = ArticleSummary.model_validate_json(result.stdout)
+    summary = _summarise_seed("--prompt", "article@6")
     text = SEED_ARTICLE.read_text(encoding="utf-8").strip()
 
     p = summary.provenance
