@@ -145,3 +145,28 @@ async def test_complete_works_inside_a_running_event_loop():
         assert client.complete(dict(_BODY)).content == "inside"
     finally:
         client.close()
+
+
+def test_the_loop_retries_a_reply_that_is_not_json_or_not_a_completion_and_counts_adapt_errors():
+    import pytest
+
+    from summariser.errors import BadRequestError
+    from summariser.llm import ChatClient
+    from summariser.testing import FakeModel, raw, reply
+
+    fake = FakeModel()
+    for kind, call in _both(fake, fake.settings(max_transport_retries=2)):
+        fake.enqueue(raw("this is not JSON"), raw('{"not": "a completion"}'), reply("third"))
+        got = call()
+        assert (got.content, got.transport_retries) == ("third", 2), kind
+
+    def refuse(body):
+        raise BadRequestError("this server cannot take that request")
+
+    client = ChatClient(fake.settings(), adapt=refuse, transport=fake.transport())
+    try:
+        with pytest.raises(BadRequestError) as failed:
+            client.complete(dict(_BODY))
+    finally:
+        client.close()
+    assert failed.value.requests == 1 and fake.chat_count == 6

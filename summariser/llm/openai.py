@@ -2,7 +2,7 @@
 
 The SDK's own retries are switched off (``max_retries=0``) so every retry is counted and bounded
 by one time budget: the rule (429 honouring Retry-After, 5xx, timeouts and connection errors,
-backoff with jitter) is ``llm.retry``'s, run here in tenacity. Errors no retry can fix (auth,
+backoff with jitter) is ``llm.retry``'s, run here in one loop. Errors no retry can fix (auth,
 bad request, context length) fail at once with what to do.
 """
 
@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import openai
-from tenacity import AsyncRetrying
 
 from ..config import Settings
 from ..drive import run_blocking
@@ -36,7 +35,7 @@ from ..errors import (
 )
 from . import Reply
 from .replies import reply_from_body
-from .retry import CONNECT_TRIES, CONNECT_WAIT_S, RetryPolicy, Transient, is_retryable_status, released, retry_after_s
+from .retry import CONNECT_TRIES, CONNECT_WAIT_S, RetryPolicy, Transient, is_retryable_status, retry_after_s
 
 PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 _CONTEXT_HINTS = ("context_length", "context length", "context size", "maximum context", "too many tokens", "exceeds the available context")
@@ -129,7 +128,7 @@ class ChatClient:
         remember_key(self.settings.api_key)
         self._sync: openai.OpenAI | None = None
         self._async: openai.AsyncOpenAI | None = None
-        self._retry = RetryPolicy.from_settings(self.settings).tenacity()  # stateless: built once
+        self._policy = RetryPolicy.from_settings(self.settings)  # stateless: built once
 
     @property
     def model(self) -> str | None:
@@ -186,26 +185,31 @@ class ChatClient:
         sleep: Callable[[float], Awaitable[None]],
     ) -> Reply:
         """The transport loop, written once for both APIs: try, translate the error, wait as
-        ``llm.retry`` says, give up with one message. ``create`` and ``sleep`` are the only I/O:
+        ``llm.retry``'s policy says (``RetryPolicy.next_wait_s``, as the Files/Batches calls and
+        the batch runner do), give up with one message. ``create`` and ``sleep`` are the only I/O:
         the async client and ``asyncio.sleep``, or the sync client and ``time.sleep`` wrapped in
         coroutines that never suspend (so ``drive.run_blocking`` can run it, as extract's core)."""
         started, tries = time.monotonic(), 0
-        try:
-            with released(AsyncRetrying(sleep=sleep, **self._retry)) as retrying:
-                async for attempt in retrying:
-                    with attempt:
-                        tries += 1
-                        try:
-                            response = _checked(await create(**self._adapted(body)), self.settings)
-                        except openai.OpenAIError as exc:
-                            raise translate_error(exc, self.settings, model=body.get("model")) from None
-                        except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
-                            raise Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON") from None
-        except Transient as exc:
-            raise self._give_up(exc, tries, started).sent(tries, time.monotonic() - started) from None
-        except LLMError as exc:
-            raise exc.sent(tries, time.monotonic() - started)
-        return _to_reply(response, time.monotonic() - started, tries - 1)
+        while True:
+            tries += 1
+            try:
+                response = _checked(await create(**self._adapted(body)), self.settings)
+            except openai.OpenAIError as exc:
+                failure = translate_error(exc, self.settings, model=body.get("model"))
+                if not isinstance(failure, Transient):  # no retry can fix it
+                    raise (failure.sent(tries, time.monotonic() - started) if isinstance(failure, LLMError) else failure) from None
+            except ValueError:  # the SDK lets a 200 with a non-JSON body escape as JSONDecodeError
+                failure = Transient(f"{self.settings.endpoint_host} sent a reply that is not JSON")
+            except Transient as exc:  # _checked: a 200 that is not a chat completion
+                failure = exc
+            except LLMError as exc:  # e.g. raised by ``adapt``
+                raise exc.sent(tries, time.monotonic() - started)
+            else:
+                return _to_reply(response, time.monotonic() - started, tries - 1)
+            wait = self._policy.next_wait_s(failure, tries, elapsed_s=time.monotonic() - started)
+            if wait is None:
+                raise self._give_up(failure, tries, started).sent(tries, time.monotonic() - started) from None
+            await sleep(wait)
 
     async def _create_blocking(self, **request: Any) -> Any:
         return self.sync_client.chat.completions.create(**request)
