@@ -17,6 +17,8 @@ import pyte
 def cli_env(env: dict | None = None) -> dict:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
     full["SUMMARISER_HOME"] = os.environ["SUMMARISER_HOME"]
+    if "SUMMARISER_PROMPT" in os.environ:  # conftest: scripted replies are article@2's format
+        full["SUMMARISER_PROMPT"] = os.environ["SUMMARISER_PROMPT"]
     full.pop("COLUMNS", None)
     full.pop("LINES", None)
     full.update(env or {})

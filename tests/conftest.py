@@ -13,6 +13,11 @@ from summariser.testing import ScriptedLLM
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 SEED_ARTICLE = SEEDS / "reuters-moscow-beijing-ukraine.txt"
+# Tests script whole replies as SummaryDraft JSON (quotes copied): the reply format of
+# article@2, so they run on article@2 (SUMMARISER_PROMPT, set for every test below). The default
+# prompt (article@7, evidence by reference) has its own tests: the `default_prompt` fixture
+# unsets the variable, and the scripted server's default responder answers both formats.
+DRAFT_PROMPT = "article@2"
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +30,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(name, raising=False)
     home = tmp_path / "home"
     monkeypatch.setenv("SUMMARISER_HOME", str(home))
+    monkeypatch.setenv("SUMMARISER_PROMPT", DRAFT_PROMPT)
     return home
+
+
+@pytest.fixture
+def default_prompt(monkeypatch: pytest.MonkeyPatch, clean_env: Path) -> str:
+    """The released default prompt, as a user without settings gets it."""
+    from summariser.prompts import load_prompt
+
+    monkeypatch.delenv("SUMMARISER_PROMPT", raising=False)
+    return load_prompt("article").ref
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from conftest import SEED_ARTICLE
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
     full_env["SUMMARISER_HOME"] = os.environ["SUMMARISER_HOME"]
+    full_env.update({k: v for k, v in os.environ.items() if k == "SUMMARISER_PROMPT"})  # conftest: article@2 replies
     full_env.pop("COLUMNS", None)  # rich's 80-column guess is what must not apply
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "summariser", *args], capture_output=True, env=full_env, timeout=120)

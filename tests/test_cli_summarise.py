@@ -19,6 +19,7 @@ from conftest import SEED_ARTICLE, SEEDS
 def run_cli(*args: str, env: dict | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
     full_env["SUMMARISER_HOME"] = os.environ["SUMMARISER_HOME"]
+    full_env.update({k: v for k, v in os.environ.items() if k == "SUMMARISER_PROMPT"})  # conftest: article@2 replies
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "summariser", *args],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import DRAFT_PROMPT
 from summariser.article import Article
 from summariser.errors import AuthError, ContextLengthError, RefusalError, SummaryFailed, TransportError, TruncationError
 from summariser.extract import Summariser, asummarise_article, summarise_article
@@ -26,7 +27,7 @@ def test_valid_reply_gives_summary_with_full_provenance(llm, settings, seed_text
     llm.enqueue(reply(_good(seed_text), usage=(1000, 200)))
     summary = summarise_article(seed_text, settings=settings, source="seed.txt")
     p = summary.provenance
-    prompt = load_prompt("article")
+    prompt = load_prompt(DRAFT_PROMPT)
     assert (p.prompt, p.prompt_version, p.prompt_sha256) == ("article", prompt.version, prompt.sha256)
     assert p.model == "scripted" and p.endpoint == f"127.0.0.1:{llm.port}"
     assert p.attempts == 1 and p.transport_retries == 0
@@ -87,7 +88,7 @@ def test_invalid_json_is_reasked(llm, settings, seed_text):
 
 
 def test_truncation_raises_the_token_limit_once_without_reasking(llm, settings, seed_text):
-    prompt = load_prompt("article")
+    prompt = load_prompt(DRAFT_PROMPT)
     llm.enqueue(reply('{"headline":"x","summary":"aaaa', finish_reason="length"), reply(_good(seed_text)))
     summary = summarise_article(seed_text, settings=settings)
     assert summary.provenance.attempts == 2

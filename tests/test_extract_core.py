@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import SEEDS
+from conftest import DRAFT_PROMPT
 from summariser.article import Article
 from summariser.drive import iterate_in_thread, run_blocking
 from summariser.extract import Summariser
@@ -35,7 +36,7 @@ def _count_transactions(store: Store) -> list[str]:
 
 def test_one_accepted_reply_costs_two_store_transactions(tmp_path, seed_text):
     fake = FakeModel()
-    with Store(tmp_path / "runs.db") as store, fake.summariser(store=store) as s:
+    with Store(tmp_path / "runs.db") as store, fake.summariser(store=store, prompt=DRAFT_PROMPT) as s:
         writes = _count_transactions(store)
         outcome = s.run(Article(seed_text, source="a.txt"))
         assert outcome.ok
@@ -58,7 +59,7 @@ def test_a_rejected_reply_is_written_before_the_re_ask(tmp_path, seed_text):
 
         fake.enqueue(reply("{not json"))
         fake.responder = responder  # the re-ask is answered by the responder
-        with fake.summariser(store=store) as s:
+        with fake.summariser(store=store, prompt=DRAFT_PROMPT) as s:
             writes = _count_transactions(store)
             assert s.run(seed_text).ok
         assert seen_before_second_request == [1]
@@ -71,7 +72,7 @@ def test_the_sync_api_works_inside_a_running_event_loop(seed_text):
     fake = FakeModel()
 
     async def notebook_cell():
-        with fake.summariser() as s:
+        with fake.summariser(prompt=DRAFT_PROMPT) as s:
             return s.summarise(seed_text), list(s.run_many(_articles(2), concurrency=2))
 
     summary, many = asyncio.run(notebook_cell())
@@ -81,7 +82,7 @@ def test_the_sync_api_works_inside_a_running_event_loop(seed_text):
 
 def test_the_sync_and_async_api_give_the_same_summary(seed_text):
     fake = FakeModel()
-    with fake.summariser() as s:
+    with fake.summariser(prompt=DRAFT_PROMPT) as s:
         blocking = s.summarise(seed_text)
         awaited = asyncio.run(s.asummarise(seed_text))
     assert blocking.model_dump(exclude={"provenance"}) == awaited.model_dump(exclude={"provenance"})
@@ -122,7 +123,7 @@ class _SlowFirstModel:
 def test_run_many_in_order_with_one_worker(seed_text):
     fake = FakeModel()
     articles = _articles(3)
-    with fake.summariser() as s:
+    with fake.summariser(prompt=DRAFT_PROMPT) as s:
         outcomes = list(s.run_many(articles))
     assert [o.article for o in outcomes] == articles and all(o.ok for o in outcomes)
 
@@ -132,7 +133,7 @@ def test_run_many_yields_as_they_finish_and_bounds_concurrency():
     articles = _articles(5)
     first_words = articles[0].text[:60]
     model = _SlowFirstModel(fake.client(), {first_words: 0.3})
-    s = Summariser(fake.settings(), client=model)
+    s = Summariser(fake.settings(prompt=DRAFT_PROMPT), client=model)
     started = time.monotonic()
     outcomes = list(s.run_many(articles, concurrency=2))
     assert time.monotonic() - started < 5
@@ -147,7 +148,7 @@ def test_closing_run_many_early_cancels_the_rest():
     fake = FakeModel()
     articles = _articles(4)
     model = _SlowFirstModel(fake.client(), {a.text[:60]: 0.2 * i for i, a in enumerate(articles)})
-    s = Summariser(fake.settings(), client=model)
+    s = Summariser(fake.settings(prompt=DRAFT_PROMPT), client=model)
     results = s.run_many(articles, concurrency=2)
     first = next(results)
     results.close()  # as on Ctrl-C or break

@@ -11,6 +11,7 @@ import socket
 
 import pytest
 
+from conftest import DRAFT_PROMPT
 from summariser.errors import AuthError, SummaryFailed, TransportError
 from summariser.testing import FakeModel, delay, error, grounded_responder, raw, reply
 
@@ -32,7 +33,7 @@ def no_sockets(monkeypatch):
 
 def test_default_responder_gives_a_grounded_summary_without_a_socket(seed_text, no_sockets):
     fake = FakeModel()
-    with fake.summariser() as s:
+    with fake.summariser(prompt=DRAFT_PROMPT) as s:
         summary = s.summarise(seed_text)
     assert fake.chat_count == 1
     assert summary.key_facts and summary.grounding.grounding_rate == 1.0
@@ -45,7 +46,7 @@ def test_default_responder_gives_a_grounded_summary_without_a_socket(seed_text, 
 def test_429_with_retry_after_then_reply_counts_the_retry(seed_text):
     fake = FakeModel()
     fake.enqueue(error(429, headers={"Retry-After": "0"}), reply(_good(seed_text)))
-    with fake.summariser() as s:
+    with fake.summariser(prompt=DRAFT_PROMPT) as s:
         summary = s.summarise(seed_text)
     assert fake.chat_count == 2 and fake.pending == 0
     assert summary.provenance.transport_retries == 1 and summary.provenance.attempts == 1
@@ -54,7 +55,7 @@ def test_429_with_retry_after_then_reply_counts_the_retry(seed_text):
 def test_invalid_json_is_reasked_through_the_real_session(seed_text):
     fake = FakeModel()
     fake.enqueue(reply("{not json"), reply(_good(seed_text)))
-    with fake.summariser() as s:
+    with fake.summariser(prompt=DRAFT_PROMPT) as s:
         summary = s.summarise(seed_text)
     assert summary.provenance.attempts == 2
     # the re-ask carries the problem back to the model
@@ -64,7 +65,7 @@ def test_invalid_json_is_reasked_through_the_real_session(seed_text):
 def test_a_delay_past_the_read_timeout_is_a_timeout_not_a_sleep(seed_text):
     fake = FakeModel()
     fake.enqueue(delay(3600), reply(_good(seed_text)))
-    settings = fake.settings(timeout_s=5.0, retry_budget_s=30.0)
+    settings = fake.settings(prompt=DRAFT_PROMPT, timeout_s=5.0, retry_budget_s=30.0)
     with fake.summariser(settings) as s:
         summary = s.summarise(seed_text)
     assert fake.chat_count == 2 and summary.provenance.transport_retries == 1
@@ -73,14 +74,14 @@ def test_a_delay_past_the_read_timeout_is_a_timeout_not_a_sleep(seed_text):
 def test_a_401_stops_at_once(seed_text):
     fake = FakeModel()
     fake.enqueue(error(401, message="Incorrect API key provided"))
-    with fake.summariser() as s, pytest.raises(AuthError):
+    with fake.summariser(prompt=DRAFT_PROMPT) as s, pytest.raises(AuthError):
         s.summarise(seed_text)
     assert fake.chat_count == 1
 
 
 def test_a_server_that_never_recovers_gives_up_with_a_transport_error(seed_text):
     fake = FakeModel(responder=lambda body: raw("<html>bad gateway</html>", status=502, content_type="text/html"))
-    settings = fake.settings(retry_budget_s=30.0, max_transport_retries=2)
+    settings = fake.settings(prompt=DRAFT_PROMPT, retry_budget_s=30.0, max_transport_retries=2)
     with fake.summariser(settings) as s, pytest.raises(TransportError):
         s.summarise(seed_text)
     assert fake.chat_count == 3
@@ -91,7 +92,7 @@ def test_replies_that_never_ground_fail_after_the_attempts(seed_text):
                 "key_facts": [{"fact": "cheese", "quote": "The moon is cheese."}],
                 "participants": [], "stances": []}
     fake = FakeModel(responder=lambda body: invented)
-    with fake.summariser(fake.settings(max_attempts=2)) as s, pytest.raises(SummaryFailed) as failed:
+    with fake.summariser(fake.settings(prompt=DRAFT_PROMPT, max_attempts=2)) as s, pytest.raises(SummaryFailed) as failed:
         s.summarise(seed_text)
     assert failed.value.attempts == 2 and fake.chat_count == 2
 
@@ -100,7 +101,7 @@ def test_async_path_uses_the_same_fake(seed_text):
     fake = FakeModel()
 
     async def main():
-        summariser = fake.summariser()
+        summariser = fake.summariser(prompt=DRAFT_PROMPT)
         try:
             return await summariser.asummarise(seed_text)
         finally:

@@ -24,6 +24,7 @@ from conftest import SEED_ARTICLE, SEEDS
 def run_cli(*args: str, env: dict | None = None, stdin: bytes | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
     full_env["SUMMARISER_HOME"] = os.environ["SUMMARISER_HOME"]
+    full_env.update({k: v for k, v in os.environ.items() if k == "SUMMARISER_PROMPT"})  # conftest: article@2 replies
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "summariser", *args], input=stdin, capture_output=True, env=full_env, timeout=timeout)
 
@@ -406,6 +407,7 @@ def test_a_clean_article_has_no_warnings(endpoint):
 def _start_cli(*args: str, env: dict) -> subprocess.Popen:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARISER_"))}
     full_env["SUMMARISER_HOME"] = os.environ["SUMMARISER_HOME"]
+    full_env.update({k: v for k, v in os.environ.items() if k == "SUMMARISER_PROMPT"})  # conftest: article@2 replies
     full_env.update(env)
     return subprocess.Popen([sys.executable, "-m", "summariser", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import DRAFT_PROMPT
 from summariser.countries import lookup_country
 from summariser.names import candidate_hints, candidates, normalise_draft_names, normalise_participants, remap_stances
 from summariser.schema import Participant, Stance, SummaryDraft
@@ -310,7 +311,7 @@ def test_a_batch_import_tidies_participants_the_same_way(tmp_path, seed_text):
 
     import json
 
-    session = Session(ArticleTask(Article(seed_text)), load_prompt("article"), model="m")
+    session = Session(ArticleTask(Article(seed_text)), load_prompt(DRAFT_PROMPT), model="m")
     session.accept(Reply(content=json.dumps(_seed_reply(seed_text))))
     summary = build_summary(session, Article(seed_text), endpoint="batch", duration_s=0.0)
     assert [p.name for p in summary.participants][:3] == ["Russia", "China", "United States"]
@@ -490,3 +491,20 @@ def test_fill_drops_a_name_found_only_inside_a_longer_word():
     text = "Karen McGarvey spoke first. McGarvey said the PlayStation plan was late. McGarvey left."
     glued = [Participant(name="Mc", kind="person", role="", aliases=[]), Participant(name="Play", kind="other", role="", aliases=[])]
     assert [p.name for p in fill_participants(glued, text, upto=5)] == ["Karen McGarvey"]
+
+
+def test_the_default_prompt_fills_participants_through_the_real_client(default_prompt, llm, seed_text):
+    """The released default (article@7) over HTTP: the scripted server answers its compact
+    evidence-by-reference request; code adds the candidates the reply left out."""
+    from summariser.config import Settings
+    from summariser.extract import summarise_article
+
+    settings = Settings.load(base_url=llm.base_url, model="scripted")
+    summary = summarise_article(seed_text, settings=settings)
+    assert f"{summary.provenance.prompt}@{summary.provenance.prompt_version}" == default_prompt == "article@7"
+    body = llm.requests[0]
+    assert body["response_format"]["json_schema"]["name"] == "article_refs"
+    assert "Wang Yi (person; also Wang)" in body["messages"][1]["content"]  # phrase hints, kinds guessed
+    names = [p.name for p in summary.participants]
+    assert len(names) == 10 and {"Russia", "China", "United States", "Wang Yi", "Sergei Lavrov"} <= set(names)
+    assert summary.grounding.grounding_rate == 1.0

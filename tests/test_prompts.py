@@ -165,7 +165,7 @@ def test_prompts_list_marks_the_default_not_the_newest():
 
     out = CliRunner().invoke(app, ["list"], env={"COLUMNS": "200"}).output
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│") and "article@" in line}
-    assert rows["article@2"] == "yes" and rows["article@6"] == ""
+    assert rows["article@7"] == "yes" and rows["article@2"] == "" and rows["article@6"] == ""
 
 
 def test_list_prompts_with_defaults_marks_what_name_alone_loads():
@@ -175,7 +175,7 @@ def test_list_prompts_with_defaults_marks_what_name_alone_loads():
     assert [p.ref for p, _ in rows] == [p.ref for p in list_prompts()]
     defaults = [p.ref for p, default in rows if default]
     assert defaults == [load_prompt(name).ref for name in dict.fromkeys(p.name for p, _ in rows)]
-    assert "article@2" in defaults and "article@6" not in defaults
+    assert "article@7" in defaults and "article@2" not in defaults
 
 
 def test_diff_prompts_takes_refs_as_well_as_prompts():
