@@ -628,7 +628,7 @@ def _guess_kind(cand: Candidate, text: str) -> ParticipantKind:
     if cand.kind != "other":
         return cand.kind
     words = _tokens(cand.name)
-    if words and words[-1] in _ORG_WORDS or any(w in _ORG_WORDS for w in words):
+    if any(w in _ORG_WORDS for w in words):
         return "organisation"
     if len(words) >= 2 and all(w.isalpha() for w in words):
         short = {_key(a) for a in cand.aliases}
@@ -641,38 +641,43 @@ def _guess_kind(cand: Candidate, text: str) -> ParticipantKind:
     return "other"
 
 
+# Words a title before a name is made of ("Foreign Minister", "Deputy Secretary of State").
+_TITLE_RUN_WORDS = _TITLE_WORDS | _ORG_WORDS | frozenset("foreign prime vice deputy chief defence defense state general secretary".split())
+
+
 def _title_before(cand: Candidate, text: str) -> str:
     """The title the article writes before the name ("Foreign Minister" of "Foreign Minister
     Wang Yi"), as a role; empty when there is none."""
     for start, _ in cand.spans:
         words = text[max(0, start - 40) : start].split()
         title: list[str] = []
-        while words and words[-1][:1].isupper() and words[-1].lower().strip(".,") in _TITLE_WORDS | _ORG_WORDS | {"foreign", "prime", "vice", "deputy", "chief", "defence", "defense", "state", "general", "secretary"}:
+        while words and words[-1][:1].isupper() and words[-1].lower().strip(".,") in _TITLE_RUN_WORDS:
             title.insert(0, words.pop())
         if title and title[-1].lower().strip(".,") in _TITLE_WORDS:
             return " ".join(title).strip(".,")
     return ""
 
 
-def _times_named(person: Participant, found: Sequence[Candidate], text_key: str) -> int:
-    """How often the article names a participant: its candidate's count, else its commonest name."""
+def _candidate_of(person: Participant, found: Sequence[Candidate]) -> Candidate | None:
+    """The first candidate sharing a name (or alias) with the participant."""
     keys = {_key(n) for n in (person.name, *person.aliases)} - {""}
-    for cand in found:
-        if keys & {_key(n) for n in cand.names}:
-            return cand.count
+    return next((cand for cand in found if keys & {_key(n) for n in cand.names}), None)
+
+
+def _times_named(person: Participant, cand: Candidate | None, text_key: str) -> int:
+    """How often the article names a participant: its candidate's count, else its commonest name."""
+    if cand is not None:
+        return cand.count
+    keys = {_key(n) for n in (person.name, *person.aliases)} - {""}
     return max((text_key.count(f" {k} ") for k in keys), default=0)
 
 
-def _relabel(person: Participant, found: Sequence[Candidate], text: str) -> Participant:
+def _relabel(person: Participant, cand: Candidate | None, text: str) -> Participant:
     """A participant the model called "other" gets the kind its candidate's words suggest."""
-    if person.kind != "other":
+    if person.kind != "other" or cand is None:
         return person
-    keys = {_key(n) for n in (person.name, *person.aliases)} - {""}
-    for cand in found:
-        if keys & {_key(n) for n in cand.names}:
-            kind = _guess_kind(cand, text)
-            return person if kind == "other" else person.model_copy(update={"kind": kind})
-    return person
+    kind = _guess_kind(cand, text)
+    return person if kind == "other" else person.model_copy(update={"kind": kind})
 
 
 def fill_participants(
@@ -701,9 +706,13 @@ def fill_participants(
     text_key = _text_key(text)
     # Grounding finds a name inside a longer word ("Mc" in "McGarvey"); a participant must be
     # written as a word of its own, by its name or an alias.
-    participants = [_relabel(p, found, text) for p in participants if any(_in_article(n, text_key) for n in (p.name, *p.aliases))]
-    strong = [p for p in participants if _times_named(p, found, text_key) >= min_count]
-    weak = [p for p in participants if _times_named(p, found, text_key) < min_count]
+    written = [p for p in participants if any(_in_article(n, text_key) for n in (p.name, *p.aliases))]
+    strong: list[Participant] = []
+    weak: list[Participant] = []
+    for person in written:
+        cand = _candidate_of(person, found)
+        (strong if _times_named(person, cand, text_key) >= min_count else weak).append(_relabel(person, cand, text))
+    participants = strong + weak
     result = strong[:upto]
     taken = {_key(n) for p in participants for n in (p.name, *p.aliases)}
     taken_words = {w for p in participants if p.kind == "person" for n in (p.name, *p.aliases) for w in _tokens(n)}
