@@ -687,6 +687,7 @@ def fill_participants(
     upto: int,
     min_count: int = 2,
     found: Sequence[Candidate] | None = None,
+    keep: Iterable[str] = (),
 ) -> list[Participant]:
     """The participants ordered by how well the article attests them, with the article's
     most-named candidates the model left out, at most ``upto`` in all.
@@ -699,7 +700,8 @@ def fill_participants(
     names is already a participant's (or a word of a person's: "Chavis" is in "Ben Chavis");
     then the model's once-named participants while there is room. An added candidate's kind
     comes from the candidate (or a guess from its words), its role from the title the article
-    writes before it, else empty.
+    writes before it, else empty. A model participant named in ``keep`` (the stance holders)
+    counts as well attested however often it is named: a stance's holder stays a participant.
     """
     if found is None:
         found = candidates(text, use_spacy=False)
@@ -709,9 +711,11 @@ def fill_participants(
     written = [p for p in participants if any(_in_article(n, text_key) for n in (p.name, *p.aliases))]
     strong: list[Participant] = []
     weak: list[Participant] = []
+    kept = {_key(name) for name in keep}
     for person in written:
         cand = _candidate_of(person, found)
-        (strong if _times_named(person, cand, text_key) >= min_count else weak).append(_relabel(person, cand, text))
+        held = _key(person.name) in kept
+        (strong if held or _times_named(person, cand, text_key) >= min_count else weak).append(_relabel(person, cand, text))
     participants = strong + weak
     result = strong[:upto]
     taken = {_key(n) for p in participants for n in (p.name, *p.aliases)}

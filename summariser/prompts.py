@@ -58,6 +58,8 @@ class _PromptFile(BaseModel):
     reply: Literal["draft", "refs"] = "draft"
     fill_participants: int = Field(0, ge=0, le=10)
     fill_min_count: int = Field(2, ge=1)
+    max_facts: int = Field(4, ge=3, le=6)
+    max_stances: int = Field(3, ge=0, le=5)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,11 @@ class Prompt:
     # times (names.fill_participants). Code counts mentions; the model's picks come first.
     fill_participants: int = 0
     fill_min_count: int = 2
+    # Evidence-by-reference replies (``reply = "refs"``): how many sentence numbers the grammar
+    # lets the model cite as key facts (at least 3), and how many stances it may write. The
+    # public schema holds up to 6 and 5.
+    max_facts: int = 4
+    max_stances: int = 3
 
     @property
     def ref(self) -> str:
@@ -185,6 +192,8 @@ def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
         reply=meta.reply,
         fill_participants=meta.fill_participants,
         fill_min_count=meta.fill_min_count,
+        max_facts=meta.max_facts,
+        max_stances=meta.max_stances,
     )
 
 

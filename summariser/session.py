@@ -274,9 +274,12 @@ class Session(Generic[Draft]):
     def _base_messages(self) -> list[dict[str, str]]:
         schema = None
         if self.mode == "json_object":
-            schema = wire.schema_text() if self.refs else self.task.schema_text()
+            schema = wire.schema_text(**self._wire_caps()) if self.refs else self.task.schema_text()
         system, user = self.prompt.render(schema=schema, **self.task.variables(self.prompt))
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def _wire_caps(self) -> dict[str, int]:
+        return {"max_facts": self.prompt.max_facts, "max_stances": self.prompt.max_stances}
 
     def set_mode(self, mode: str) -> None:
         """Switch between ``json_schema`` and ``json_object`` (the schema then goes into the prompt)."""
@@ -308,7 +311,7 @@ class Session(Generic[Draft]):
             if self._repair:
                 schema, name = wire.repair_schema(wire.counts(list(self._repair)), sentences), wire.REPAIR_SCHEMA_NAME
             else:
-                schema, name = wire.reply_schema(sentences), wire.REPLY_SCHEMA_NAME
+                schema, name = wire.reply_schema(sentences, **self._wire_caps()), wire.REPLY_SCHEMA_NAME
             return {"type": "json_schema", "json_schema": {"name": name, "strict": True, "schema": schema}}
         constrained = getattr(self.task, "constrained_schema", None)
         schema = constrained() if self.prompt.constrain_quotes and constrained else self.task.json_schema()
@@ -658,8 +661,13 @@ def tidy_participants(draft: SummaryDraft, text: str, prompt: Prompt | None = No
     from .names import fill_participants, normalise_draft_names
 
     draft = normalise_draft_names(draft, text)
+    if prompt is not None and prompt.reply == "refs":
+        # A stance whose holder the article does not name near its cited sentence is no stance
+        # of that holder (wire.attributed_stances); checked before fill keeps holders listed.
+        draft = draft.model_copy(update={"stances": wire.attributed_stances(list(draft.stances), list(draft.participants), text)})
     if prompt is not None and prompt.fill_participants and isinstance(draft, SummaryDraft):
-        filled = fill_participants(draft.participants, text, upto=prompt.fill_participants, min_count=prompt.fill_min_count)
+        holders = [stance.holder for stance in draft.stances]
+        filled = fill_participants(draft.participants, text, upto=prompt.fill_participants, min_count=prompt.fill_min_count, keep=holders)
         draft = draft.model_copy(update={"participants": filled})
     return draft
 

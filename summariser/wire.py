@@ -94,6 +94,17 @@ class WireRepair(_Wire):
     stances: list[WireStance] = Field(default_factory=list)
 
 
+def _with_counts(schema: dict[str, Any], max_facts: int, max_stances: int) -> dict[str, Any]:
+    """The reply schema with the prompt's own caps on facts and stances (prompt options
+    ``max_facts``, ``max_stances``); the class defaults need no change."""
+    if (max_facts, max_stances) == (MAX_FACTS, MAX_STANCES):
+        return schema
+    properties = dict(schema["properties"])
+    properties["facts"] = dict(properties["facts"], maxItems=max_facts)
+    properties["stances"] = dict(properties["stances"], maxItems=max_stances)
+    return dict(schema, properties=properties)
+
+
 def _with_sentences(schema: dict[str, Any], sentences: int | None) -> dict[str, Any]:
     """The schema with every sentence number limited to 1..``sentences`` (the grammar then
     cannot cite a sentence that does not exist)."""
@@ -117,14 +128,15 @@ def _base_schema(model: type[BaseModel]) -> dict[str, Any]:
     return strip_titles(model.model_json_schema())
 
 
-def reply_schema(sentences: int | None = None) -> dict[str, Any]:
+def reply_schema(sentences: int | None = None, *, max_facts: int = MAX_FACTS, max_stances: int = MAX_STANCES) -> dict[str, Any]:
     """The JSON Schema of a whole reply (strict-mode compatible); a new dict on every call."""
-    return _with_sentences(copy.deepcopy(_base_schema(WireReply)), sentences)
+    schema = _with_counts(copy.deepcopy(_base_schema(WireReply)), max_facts, max_stances)
+    return _with_sentences(schema, sentences)
 
 
-def schema_text() -> str:
+def schema_text(*, max_facts: int = MAX_FACTS, max_stances: int = MAX_STANCES) -> str:
     """Compact schema text for prompts in json_object mode."""
-    return json.dumps(reply_schema(), separators=(",", ":"))
+    return json.dumps(reply_schema(max_facts=max_facts, max_stances=max_stances), separators=(",", ":"))
 
 
 def repair_schema(counts: dict[str, int], sentences: int | None = None) -> dict[str, Any]:
@@ -156,12 +168,24 @@ def dump(reply: WireReply) -> str:
 # -- mapping onto the public contract -----------------------------------------------------------
 
 
-def fit_text(text: str, *, cap: int | None = None, max_words: int | None = None) -> str:
+# A grammar that must end a string with a full stop (the summary's pattern) and cut it at its
+# maxLength writes the stop one character short of the cap: "... drew closer to counterb." So a
+# string that comes within this many characters of its cap counts as cut.
+CUT_MARGIN = 2
+# Words a cut headline must not end on ("... on Washington's anti-Russian and").
+_DANGLING = frozenset(
+    "a an the and or but nor of to in on at by for from with as into over than that which who "
+    "whose while its their his her is are was were be been has have had will would".split()
+)
+
+
+def fit_text(text: str, *, cap: int | None = None, max_words: int | None = None, sentences: bool = True) -> str:
     """``text`` without a word cut in half: when it reached ``cap`` (a grammar cuts there,
     mid-word) or has more than ``max_words`` words, it ends at its last whole sentence within
-    the limit, else (one long sentence) at its last whole word."""
+    the limit (``sentences``; "U.S." and "Mr." end none, see sentences.py), else (one long
+    sentence, or a headline) at its last whole word that is not a dangling "and"/"of"/"the"."""
     text = " ".join(text.split())
-    cut = cap is not None and len(text) >= cap
+    cut = cap is not None and len(text) >= cap - CUT_MARGIN
     words = text.split(" ") if text else []
     if cut and words:
         words = words[:-1]  # the last word may be cut in half
@@ -170,10 +194,13 @@ def fit_text(text: str, *, cap: int | None = None, max_words: int | None = None)
     if not cut:
         return text
     head = " ".join(words)
-    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
-    if ends:  # whole sentences rather than a dangling one
-        return head[: ends[-1]]
-    return head.rstrip(" ,;:-")
+    if sentences:
+        whole = [span for span in split_sentences(head) if _SENTENCE_END.search(span.text[-3:])]
+        if whole:  # whole sentences rather than a dangling one
+            return head[: whole[-1].end].strip()
+    while words and words[-1].strip(" ,;:-–—").casefold() in _DANGLING | {""}:
+        words = words[:-1]
+    return " ".join(words).rstrip(" ,;:-–—")
 
 
 def sentence_quote(text: str, n: int) -> tuple[str, int, int] | None:
@@ -217,6 +244,39 @@ def drop_date_facts(key_facts: list[Any]) -> list[Any]:
     return kept or key_facts
 
 
+# Sentences before and after a stance's cited sentence in which its holder must be named: a
+# quote is often attributed a sentence or two earlier ("Lavrov said ... . "We will not ...").
+ATTRIBUTION_BEFORE, ATTRIBUTION_AFTER = 2, 1
+
+
+def attributed_stances(stances: list[Any], participants: list[Any], text: str) -> list[Any]:
+    """The stances whose holder the article names in or near the cited sentence.
+
+    The 1.5B model fills its stance list by pairing one cited sentence with several holders
+    ("Putin supports Russia" on a sentence about Lavrov and Wang); a position the article gives
+    a holder is written where that holder is named. A holder counts as named by its name, an
+    alias, or (a person) the last word of either. A stance whose quote is not found is kept."""
+    spans = split_sentences(text)
+    forms: dict[str, set[str]] = {}
+    for person in participants:
+        names = {person.name, *person.aliases}
+        if person.kind == "person":
+            names |= {n.split()[-1] for n in names if n.split()}
+        forms[person.name.casefold()] = {n for n in names if n}
+    kept = []
+    for stance in stances:
+        at = text.find(stance.quote) if stance.quote else -1
+        index = next((i for i, span in enumerate(spans) if span.start <= at < span.end), None)
+        if at < 0 or index is None:
+            kept.append(stance)
+            continue
+        window = text[spans[max(0, index - ATTRIBUTION_BEFORE)].start : spans[min(len(spans) - 1, index + ATTRIBUTION_AFTER)].end]
+        names = forms.get(stance.holder.casefold(), {stance.holder})
+        if any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", window, re.IGNORECASE) for name in names):
+            kept.append(stance)
+    return kept
+
+
 def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]:
     """The public ``SummaryDraft`` for a wire reply, item for item in the same order (so item
     ``key_facts[i]`` is ``facts[i]``), and the items whose cited sentence does not exist
@@ -231,7 +291,7 @@ def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]
         return found[0]
 
     data = {
-        "headline": fit_text(reply.headline, cap=CAPS["headline"]),
+        "headline": fit_text(reply.headline, cap=CAPS["headline"], sentences=False),
         "summary": fit_text(reply.summary, cap=CAPS["summary"], max_words=SUMMARY_MAX_WORDS),
         "key_facts": [
             {"quote": (q := quote(f"key_facts[{i}]", n)), "statement": statement_for(q) if q else f"sentence {n}"}

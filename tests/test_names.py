@@ -450,6 +450,15 @@ def test_fill_puts_names_the_article_writes_once_after_the_well_attested_ones(se
     assert fill_participants([once, twice], seed_text, upto=1) == [twice]
 
 
+def test_fill_keeps_a_stance_holder_the_article_names_once(seed_text):
+    from summariser.names import fill_participants
+
+    once = Participant(name="Nikolai Patrushev", kind="person", role="security official", aliases=[])
+    twice = Participant(name="Wang Yi", kind="person", role="Chinese foreign minister", aliases=[])
+    filled = fill_participants([once, twice], seed_text, upto=3, keep=["Nikolai Patrushev"])
+    assert filled[:2] == [once, twice] and len(filled) == 3  # held a stance: listed in the model's order
+
+
 def test_fill_stops_at_upto_and_at_names_seen_too_rarely(seed_text):
     from summariser.names import fill_participants
 

@@ -18,6 +18,7 @@ RELEASED = {
     "article/v2.toml": "bbcc074bd978",
     "article/v6.toml": "bb291804b0c2",
     "article/v7.toml": "3885d6a77fc6",
+    "article/v8.toml": "f1d828222240",
     "briefing/v1.toml": "10a9bee0b04e",
     "briefing/v2.toml": "1a881361a96a",
     "story/v1.toml": "a8a503c7638c",

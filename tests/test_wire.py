@@ -102,6 +102,45 @@ def test_fit_text_never_cuts_a_word(text, kwargs, expected):
     assert wire.fit_text(text, **kwargs) == expected
 
 
+def test_a_summary_the_grammar_stopped_one_short_of_its_cap_loses_its_cut_sentence():
+    # The summary's pattern makes the grammar end on a full stop, one character before maxLength:
+    # "... drew closer to counterb." is a cut word, not a sentence.
+    whole = "The U.S. and China met in Moscow for talks with Russian officials."
+    cut = whole + " The two countries said they drew closer to counterb."
+    assert wire.fit_text(cut, cap=len(cut) + 1) == whole  # "U.S." ends no sentence
+
+
+def test_a_cut_headline_ends_on_a_whole_word_that_is_not_a_dangling_and():
+    headline = "The U.S. and China are close on positions on Washington's anti-Russian and Ch"
+    assert wire.fit_text(headline, cap=len(headline), sentences=False) == "The U.S. and China are close on positions on Washington's anti-Russian"
+
+
+def test_a_prompt_may_allow_more_facts_and_stances(llm, settings, seed_text):
+    llm.enqueue(reply(_reply(facts=[1, 2, 3, 4, 5, 6])))
+    with Summariser(settings, prompt="article@8") as s:
+        summary = s.summarise(seed_text)
+    schema = llm.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["facts"]["maxItems"] == 6 and schema["properties"]["stances"]["maxItems"] == 4
+    assert len(summary.key_facts) == 6
+    assert wire.reply_schema()["properties"]["facts"]["maxItems"] == wire.MAX_FACTS  # the default is unchanged
+
+
+def test_a_stance_is_kept_only_where_the_article_names_its_holder_near_the_cited_sentence(llm, settings, seed_text):
+    sentences = split_sentences(seed_text)
+    lavrov_at = next(i for i, s in enumerate(sentences, 1) if "Lavrov" in s.text)
+    # A sentence with no "Lavrov" in it, nor in the two before it or the one after it.
+    far = next(i for i in range(1, len(sentences) + 1) if not any("Lavrov" in s.text for s in sentences[max(0, i - 3) : i + 1]))
+    stances = [
+        {"holder": "Sergei Lavrov", "target": "Ukraine", "position": "opposes", "n": lavrov_at},
+        {"holder": "Sergei Lavrov", "target": "China", "position": "supports", "n": far},
+    ]
+    llm.enqueue(reply(_reply(stances=stances)))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert [(st.target, st.quote) for st in summary.stances] == [("Ukraine", wire.sentence_quote(seed_text, lavrov_at)[0])]
+    assert all(q.quote != wire.sentence_quote(seed_text, far)[0] for q in summary.grounding.verified)
+
+
 def test_summary_is_held_to_sixty_words_at_a_sentence_end(llm, settings, seed_text):
     long = "Wang Yi met Sergei Lavrov in Moscow for talks. " * 8 + "And one more sentence"
     llm.enqueue(reply(_reply(summary=long)))
