@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schema import ParticipantKind, StancePosition, SummaryDraft, strip_titles, trim_text
+from .schema import ParticipantKind, StancePosition, SummaryDraft, strip_titles
 from .sentences import quote_for, split_sentences
 
 REPLY_SCHEMA_NAME = "article_refs"
@@ -175,7 +175,9 @@ CUT_MARGIN = 2
 # Words a cut headline must not end on ("... on Washington's anti-Russian and").
 _DANGLING = frozenset(
     "a an the and or but nor of to in on at by for from with as into over than that which who "
-    "whose while its their his her is are was were be been has have had will would".split()
+    "whose while its their his her is are was were be been has have had will would must can "
+    "could should may might shall not no about against between through under after before "
+    "without within during including".split()
 )
 
 
@@ -203,14 +205,31 @@ def fit_text(text: str, *, cap: int | None = None, max_words: int | None = None,
     return " ".join(words).rstrip(" ,;:-–—")
 
 
+def clip(text: str, cap: int) -> str:
+    """The longest prefix of ``text`` within ``cap`` characters that ends at a clause break
+    (comma, semicolon, dash) in its second half, else at a word end, never on a dangling
+    "and"/"of"; ``text`` itself when it fits. A prefix, so a clipped quote stays verbatim."""
+    if len(text) <= cap:
+        return text
+    head = text[: cap + 1]
+    head = head[: head.rfind(" ")] if " " in head else text[:cap]
+    clause = max(head.rfind(mark) for mark in (", ", "; ", " – ", " — ", " - "))
+    if clause >= cap // 2:
+        head = head[:clause]
+    words = head.split(" ")
+    while len(words) > 1 and words[-1].strip(" ,;:-–—").casefold() in _DANGLING | {""}:
+        words = words[:-1]
+    return " ".join(words).rstrip(" ,;:-–—")
+
+
 def sentence_quote(text: str, n: int) -> tuple[str, int, int] | None:
-    """The verbatim text of sentence ``n`` and its offsets, trimmed to the public quote cap at a
-    word boundary (still verbatim: a prefix of the sentence); None for a number not in the article."""
+    """The verbatim text of sentence ``n`` and its offsets, clipped to the public quote cap
+    (``clip``: still verbatim, a prefix of the sentence); None for a number not in the article."""
     try:
         quote, start, _ = quote_for(text, n)
     except ValueError:
         return None
-    trimmed = trim_text(quote, QUOTE_MAX_CHARS)
+    trimmed = clip(quote, QUOTE_MAX_CHARS)
     return trimmed, start, start + len(trimmed)
 
 
@@ -218,11 +237,14 @@ _DATELINE = re.compile(r"^(?:[A-Z][A-Za-z.,' ]*)?\((?:Reuters|AP|AFP|CNN|Reuters
 
 
 def statement_for(sentence: str) -> str:
-    """A key fact's statement: its sentence on one line, without a leading dateline
-    ("WASHINGTON (Reuters) - "), cut to the public cap at a sentence or word boundary."""
+    """A key fact's statement: its whole sentence on one line, without a leading dateline
+    ("WASHINGTON (Reuters) - "); one longer than the public cap is clipped and ends in " …", so a
+    reader sees that it goes on (its quote is the verbatim prefix)."""
     text = " ".join(sentence.split())
     text = _DATELINE.sub("", text, count=1) or text
-    return trim_text(text, QUOTE_MAX_CHARS)
+    if len(text) <= QUOTE_MAX_CHARS:
+        return text
+    return clip(text, QUOTE_MAX_CHARS - 2) + " …"
 
 
 _DATE_WORD = re.compile(
@@ -290,11 +312,17 @@ def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]
             return ""
         return found[0]
 
+    def statement(n: int) -> str:
+        try:
+            return statement_for(quote_for(text, n)[0])
+        except ValueError:
+            return f"sentence {n}"
+
     data = {
         "headline": fit_text(reply.headline, cap=CAPS["headline"], sentences=False),
         "summary": fit_text(reply.summary, cap=CAPS["summary"], max_words=SUMMARY_MAX_WORDS),
         "key_facts": [
-            {"quote": (q := quote(f"key_facts[{i}]", n)), "statement": statement_for(q) if q else f"sentence {n}"}
+            {"quote": quote(f"key_facts[{i}]", n), "statement": statement(n)}
             for i, n in enumerate(reply.facts)
         ],
         "participants": [

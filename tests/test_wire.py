@@ -90,6 +90,16 @@ def test_a_long_sentence_is_quoted_up_to_the_cap_at_a_word_boundary():
     assert text[end] == " "  # ends between words
 
 
+def test_a_long_fact_is_clipped_at_a_clause_or_word_and_its_statement_says_it_goes_on():
+    sentence = "The ministers agreed, after hours of talks in the capital, that any bid to resolve the crisis must " + "include both sides " * 12 + "in the end."
+    quote = wire.clip(sentence, wire.QUOTE_MAX_CHARS)
+    assert sentence.startswith(quote) and len(quote) <= wire.QUOTE_MAX_CHARS
+    assert quote.split()[-1] not in {"must", "and", "the", "of"}
+    statement = wire.statement_for(sentence)
+    assert statement.endswith(" …") and len(statement) <= wire.QUOTE_MAX_CHARS
+    assert wire.statement_for("Short and whole.") == "Short and whole."
+
+
 @pytest.mark.parametrize(
     "text,kwargs,expected",
     [
