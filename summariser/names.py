@@ -680,6 +680,21 @@ def _relabel(person: Participant, cand: Candidate | None, text: str) -> Particip
     return person if kind == "other" else person.model_copy(update={"kind": kind})
 
 
+def _fill_worthy(cand: Candidate, text: str) -> bool:
+    """Whether code may add a candidate the model did not pick: not a section heading ("Background",
+    "References": every mention a line of its own) and not a one-word candidate the article also
+    writes in lower case ("Will", "Man", "Yes": a word that opened a sentence, not a name)."""
+    lines = [(text.rfind("\n", 0, start) + 1, text.find("\n", end)) for start, end in cand.spans]
+    if cand.spans and all(text[a : b if b >= 0 else len(text)].strip(" \t:") == text[start:end] for (a, b), (start, end) in zip(lines, cand.spans)):
+        return False
+    words = cand.mention.split()
+    if len(words) == 1 and cand.kind != "country":
+        word = words[0].strip(".,")
+        if word[:1].isupper() and not word.isupper() and re.search(rf"(?<![\w.]){re.escape(word.lower())}(?!\w)", text):
+            return False
+    return True
+
+
 def fill_participants(
     participants: Sequence[Participant],
     text: str,
@@ -726,7 +741,7 @@ def fill_participants(
         keys = {_key(n) for n in cand.names}
         if keys & taken or (len(_tokens(cand.name)) == 1 and _tokens(cand.name)[0] in taken_words):
             continue
-        if not _is_name(cand.mention) or not _in_article(cand.mention, text_key):
+        if not _is_name(cand.mention) or not _in_article(cand.mention, text_key) or not _fill_worthy(cand, text):
             continue
         name = cand.mention if cand.kind != "country" else cand.name
         aliases = [a for a in cand.names if _key(a) != _key(name)][:MAX_ALIASES]

@@ -459,6 +459,18 @@ def test_fill_keeps_a_stance_holder_the_article_names_once(seed_text):
     assert filled[:2] == [once, twice] and len(filled) == 3  # held a stance: listed in the model's order
 
 
+def test_fill_adds_no_section_heading_and_no_word_the_article_also_writes_in_lower_case():
+    from summariser.names import fill_participants
+
+    text = (
+        "Ann Ray won the race.\n\nBackground\n\nRay trained in Oslo. Will she race again? "
+        "Ray said she will. Will she? Ray met Oslo officials.\n\nBackground\n"
+    )
+    names = [p.name for p in fill_participants([], text, upto=10, min_count=1)]
+    assert "Ann Ray" in names and "Oslo" in names
+    assert "Background" not in names and "Will" not in names
+
+
 def test_fill_stops_at_upto_and_at_names_seen_too_rarely(seed_text):
     from summariser.names import fill_participants
 
