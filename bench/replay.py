@@ -33,16 +33,26 @@ def _key(messages: Any) -> str:
     return json.dumps([{"role": m.get("role"), "content": m.get("content")} for m in messages], sort_keys=True)
 
 
-def load_replies(db: Path) -> dict[str, tuple[str, str | None, int, int]]:
-    """Messages (as a canonical JSON key) -> (reply, finish_reason, prompt_tokens, completion_tokens)."""
+def load_replies(db: Path) -> dict[str, list[tuple[str, str | None, int, int]]]:
+    """Messages (as a canonical JSON key) -> the stored replies to them, oldest first, each as
+    (reply, finish_reason, prompt_tokens, completion_tokens).
+
+    One conversation can send the same messages twice: a repair whose merged reply is the one it
+    repaired is sent again at a raised temperature, and the model answers differently. So the
+    n-th request with the same messages gets the n-th stored reply: start one server per replayed
+    run."""
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         rows = con.execute(
-            "SELECT messages, reply, finish_reason, prompt_tokens, completion_tokens FROM attempts WHERE reply IS NOT NULL"
+            "SELECT messages, reply, finish_reason, prompt_tokens, completion_tokens FROM attempts "
+            "WHERE reply IS NOT NULL ORDER BY run_id, number"
         ).fetchall()
     finally:
         con.close()
-    return {_key(json.loads(m)): (r, f, p, c) for m, r, f, p, c in rows}
+    found: dict[str, list[tuple[str, str | None, int, int]]] = {}
+    for messages, content, finish, prompt_tokens, completion_tokens in rows:
+        found.setdefault(_key(json.loads(messages)), []).append((content, finish, prompt_tokens, completion_tokens))
+    return found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,8 +67,18 @@ def main(argv: list[str] | None = None) -> int:
     replies = load_replies(args.db)
     seen = {"hit": 0, "miss": 0}
 
+    served: dict[str, int] = {}
+    lock = threading.Lock()
+
     def responder(body: dict[str, Any]) -> Any:
-        found = replies.get(_key(body.get("messages") or []))
+        key = _key(body.get("messages") or [])
+        stored = replies.get(key)
+        found = None
+        if stored:
+            with lock:  # the n-th time these messages come, the n-th stored reply (then the last again)
+                n = served.get(key, 0)
+                served[key] = n + 1
+            found = stored[min(n, len(stored) - 1)]
         if found is None:
             seen["miss"] += 1
             if args.misses:
@@ -70,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return reply(content, finish_reason=finish or "stop", usage=(prompt_tokens, completion_tokens))
 
     server = ScriptedLLM(responder=responder, port=args.port).start()
-    print(f"replaying {len(replies)} stored replies at {server.base_url}", flush=True)
+    print(f"replaying {sum(map(len, replies.values()))} stored replies at {server.base_url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

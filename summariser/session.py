@@ -161,6 +161,10 @@ class ArticleTask:
     def check(self, draft: SummaryDraft) -> GroundingResult:
         return check_draft(draft, self._text)
 
+    def has_name(self, name: str) -> bool:
+        """Whether the article (withheld passages blanked) names ``name``, as grounding checks it."""
+        return self._text.has_name(name)
+
     def drop(self, draft: SummaryDraft, items: set[str]) -> SummaryDraft:
         return drop_items(draft, items)
 
@@ -511,6 +515,9 @@ class Session(Generic[Draft]):
                 self.dropped.append(DroppedItem(path=f"participants[{i}]", reason="named only in the byline: a reporter or editor, not a participant",
                                                 item=json.dumps(reply.participants[i].model_dump(), ensure_ascii=False, separators=(",", ":"))))
             reply = wire.WireReply.model_construct(**{**dict(reply), "participants": [p for i, p in enumerate(reply.participants) if i not in bylines]})
+        is_named = getattr(self.task, "has_name", None)
+        if is_named is not None:  # a holder the article names is listed by code, not repaired
+            reply = wire.with_holders(reply, is_named)
         draft, invalid = wire.to_draft(reply, citable)
         grounding = self.task.check(draft)
         failed = wire.failed_items(grounding.problems)

@@ -483,6 +483,26 @@ def dedupe(reply: WireReply) -> WireReply:
     )
 
 
+def with_holders(reply: WireReply, is_named: Any) -> WireReply:
+    """``reply`` with each stance holder that is not one of its participants, but that the
+    article names (``is_named``), listed as a participant of kind "other" (code relabels it from
+    the article's words later). The 1.5B model often gives a stance to someone it did not list
+    ("Chris Christie", or "Lavrov" beside "Sergei Lavrov"); a repair request for that costs a
+    whole prefill and was answered with the same holders again."""
+    from .grounding import normalise
+
+    listed = {normalise(p.name) for p in reply.participants}
+    added = []
+    for stance in reply.stances:
+        key = normalise(stance.holder)
+        if key and key not in listed and is_named(stance.holder):
+            added.append(WireParticipant.model_construct(name=stance.holder, kind="other", role=""))
+            listed.add(key)
+    if not added:
+        return reply
+    return WireReply.model_construct(**{**dict(reply), "participants": [*reply.participants, *added]})
+
+
 _BYLINE = re.compile(r"^\W*(?:reporting|writing|editing|additional reporting|compiled|edited|written) by\b", re.IGNORECASE)
 
 

@@ -225,7 +225,8 @@ def test_a_failed_participant_is_repaired_alone_and_merged_back_in_place(llm, se
 def test_a_participant_and_a_stance_holder_are_repaired_together(llm, settings, seed_text):
     first = _reply(
         participants=[{"name": "Wang Yi", "kind": "person", "role": "Chinese top diplomat"}, KREMLIN],
-        stances=[{"holder": "Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}],
+        # A holder the article does not name: the model must replace it (one it names is listed by code).
+        stances=[{"holder": "Dmitry Peskov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}],
     )
     fix = {
         "participants": [LAVROV],
@@ -239,6 +240,17 @@ def test_a_participant_and_a_stance_holder_are_repaired_together(llm, settings, 
     ask = llm.requests[1]["messages"][3]["content"]
     assert "participants[1]" in ask and "stances[0]" in ask and "participants[0]" not in ask
     assert llm.requests[1]["response_format"]["json_schema"]["schema"]["required"] == ["participants", "stances"]
+
+
+def test_a_holder_the_article_names_is_listed_by_code_without_a_repair(llm, settings, seed_text):
+    first = _reply(stances=[{"holder": "Lavrov", "target": "Ukraine talks without Russia", "position": "opposes", "n": 10}])
+    first["participants"] = first["participants"][:1]  # Wang Yi only: Lavrov holds a stance, unlisted
+    llm.enqueue(reply(first))
+    with _summariser(settings) as s:
+        summary = s.summarise(seed_text)
+    assert len(llm.requests) == 1 and summary.provenance.attempts == 1
+    lavrov = next(p for p in summary.participants if "Lavrov" in (p.name, *p.aliases))
+    assert [s.holder for s in summary.stances] == [lavrov.name]
 
 
 def test_an_unrepaired_item_is_dropped_and_the_rest_kept(llm, settings, seed_text):
