@@ -181,12 +181,25 @@ _DANGLING = frozenset(
 )
 
 
+def _without_stub(text: str) -> str:
+    """``text`` without an unfinished last sentence ("... in Hawaii. The .", "... It was the ."):
+    a grammar that must end the summary on a full stop lets the model close a sentence it had
+    just begun, so one of a single word, or ending on "the"/"of"/"and", is dropped."""
+    spans = split_sentences(text)
+    words = re.findall(r"\w+", spans[-1].text) if len(spans) > 1 else []
+    if words and (len(words) < 2 or words[-1].casefold() in _DANGLING):
+        return text[: spans[-2].end].strip()
+    return text
+
+
 def fit_text(text: str, *, cap: int | None = None, max_words: int | None = None, sentences: bool = True) -> str:
     """``text`` without a word cut in half: when it reached ``cap`` (a grammar cuts there,
     mid-word) or has more than ``max_words`` words, it ends at its last whole sentence within
     the limit (``sentences``; "U.S." and "Mr." end none, see sentences.py), else (one long
     sentence, or a headline) at its last whole word that is not a dangling "and"/"of"/"the"."""
     text = " ".join(text.split())
+    if sentences:
+        text = _without_stub(text)
     cut = cap is not None and len(text) >= cap - CUT_MARGIN
     words = text.split(" ") if text else []
     if cut and words:

@@ -120,6 +120,12 @@ def test_a_summary_the_grammar_stopped_one_short_of_its_cap_loses_its_cut_senten
     assert wire.fit_text(cut, cap=len(cut) + 1) == whole  # "U.S." ends no sentence
 
 
+def test_a_summary_loses_a_last_sentence_the_model_only_began():
+    assert wire.fit_text("Trump sent investigators to Hawaii. The .", cap=340) == "Trump sent investigators to Hawaii."
+    assert wire.fit_text("Trump won. It was the .", cap=340) == "Trump won."
+    assert wire.fit_text("Trump spoke. He won.", cap=340) == "Trump spoke. He won."
+
+
 def test_a_cut_headline_ends_on_a_whole_word_that_is_not_a_dangling_and():
     headline = "The U.S. and China are close on positions on Washington's anti-Russian and Ch"
     assert wire.fit_text(headline, cap=len(headline), sentences=False) == "The U.S. and China are close on positions on Washington's anti-Russian"
