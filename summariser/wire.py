@@ -501,19 +501,28 @@ def with_holders(reply: WireReply, is_named: Any) -> WireReply:
     article names (``is_named``), listed as a participant of kind "other" (code relabels it from
     the article's words later). The 1.5B model often gives a stance to someone it did not list
     ("Chris Christie", or "Lavrov" beside "Sergei Lavrov"); a repair request for that costs a
-    whole prefill and was answered with the same holders again."""
+    whole prefill and was answered with the same holders again. A holder the article names only
+    by the last word ("Palin" for the model's "Sarah Palin") is renamed to that word."""
     from .grounding import normalise
 
     listed = {normalise(p.name) for p in reply.participants}
-    added = []
+    added: list[WireParticipant] = []
+    stances: list[WireStance] = []
     for stance in reply.stances:
-        key = normalise(stance.holder)
-        if key and key not in listed and is_named(stance.holder):
-            added.append(WireParticipant.model_construct(name=stance.holder, kind="other", role=""))
+        holder = stance.holder
+        if normalise(holder) not in listed and not is_named(holder):
+            last = holder.split()[-1] if len(holder.split()) > 1 else ""
+            if last[:1].isupper() and len(last) >= 3 and normalise(last) not in _DANGLING and is_named(last):
+                holder = last
+                stance = WireStance.model_construct(**{**dict(stance), "holder": last})
+        key = normalise(holder)
+        if key and key not in listed and is_named(holder):
+            added.append(WireParticipant.model_construct(name=holder, kind="other", role=""))
             listed.add(key)
+        stances.append(stance)
     if not added:
         return reply
-    return WireReply.model_construct(**{**dict(reply), "participants": [*reply.participants, *added]})
+    return WireReply.model_construct(**{**dict(reply), "participants": [*reply.participants, *added], "stances": stances})
 
 
 _BYLINE = re.compile(r"^\W*(?:reporting|writing|editing|additional reporting|compiled|edited|written) by\b", re.IGNORECASE)

@@ -259,6 +259,14 @@ def test_a_holder_the_article_names_is_listed_by_code_without_a_repair(llm, sett
     assert [s.holder for s in summary.stances] == [lavrov.name]
 
 
+def test_a_holder_the_article_names_by_surname_alone_is_listed_under_it():
+    named = {"Wang Yi", "Patrushev"}.__contains__
+    reply = wire.WireReply.model_validate(_reply(stances=[{"holder": "Nikolai Patrushev", "target": "talks", "position": "supports", "n": 3}]))
+    fixed = wire.with_holders(reply, named)
+    assert [p.name for p in fixed.participants][-1] == "Patrushev" and fixed.stances[0].holder == "Patrushev"
+    assert wire.with_holders(reply, lambda name: False) is reply  # named nowhere: left for the repair
+
+
 def test_an_unrepaired_item_is_dropped_and_the_rest_kept(llm, settings, seed_text):
     llm.enqueue(reply(_with_kremlin()), reply({"participants": []}))
     with _summariser(settings) as s:
