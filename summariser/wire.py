@@ -34,6 +34,7 @@ QUOTE_MAX_CHARS = 200  # KeyFact.quote / Stance.quote caps of the public schema
 # ``fit_text`` then steps back to the last whole sentence or word.
 CAPS = {"headline": 100, "summary": 340, "name": 60, "role": 40, "target": 60}
 MIN_FACTS, MAX_FACTS, MAX_PARTICIPANTS, MAX_STANCES = 3, 4, 8, 3
+DRAFT_MAX_PARTICIPANTS = 10  # SummaryDraft.participants holds at most 10
 # Completion tokens a repair may use: a short object per replaced item.
 REPAIR_TOKENS_BASE, REPAIR_TOKENS_PER_ITEM = 24, 64
 
@@ -522,7 +523,15 @@ def with_holders(reply: WireReply, is_named: Any) -> WireReply:
         stances.append(stance)
     if not added:
         return reply
-    return WireReply.model_construct(**{**dict(reply), "participants": [*reply.participants, *added], "stances": stances})
+    # The draft holds 10 participants: the model's last picks that hold no stance make room.
+    holders = {normalise(s.holder) for s in stances}
+    own = list(reply.participants)
+    while len(own) + len(added) > DRAFT_MAX_PARTICIPANTS:
+        spare = next((i for i in range(len(own) - 1, -1, -1) if normalise(own[i].name) not in holders), None)
+        if spare is None:
+            break
+        del own[spare]
+    return WireReply.model_construct(**{**dict(reply), "participants": [*own, *added], "stances": stances})
 
 
 _BYLINE = re.compile(r"^\W*(?:reporting|writing|editing|additional reporting|compiled|edited|written) by\b", re.IGNORECASE)

@@ -267,6 +267,16 @@ def test_a_holder_the_article_names_by_surname_alone_is_listed_under_it():
     assert wire.with_holders(reply, lambda name: False) is reply  # named nowhere: left for the repair
 
 
+def test_listed_holders_take_the_places_of_the_models_last_picks_beyond_ten():
+    people = [{"name": f"Person {c}", "kind": "person", "role": "x"} for c in "ABCDEFGH"]
+    stances = [{"holder": f"Holder {c}", "target": "Person A", "position": "opposes", "n": 1} for c in "WXYZ"]
+    stances.append({"holder": "Person H", "target": "Person A", "position": "supports", "n": 2})
+    fixed = wire.with_holders(wire.WireReply.model_validate(_reply(participants=people, stances=stances)), lambda name: True)
+    names = [p.name for p in fixed.participants]
+    assert len(names) == 10 and names[-4:] == ["Holder W", "Holder X", "Holder Y", "Holder Z"]
+    assert "Person H" in names and "Person G" not in names and "Person F" not in names  # H holds a stance
+
+
 def test_an_unrepaired_item_is_dropped_and_the_rest_kept(llm, settings, seed_text):
     llm.enqueue(reply(_with_kremlin()), reply({"participants": []}))
     with _summariser(settings) as s:
