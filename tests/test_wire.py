@@ -144,8 +144,11 @@ def test_a_prompt_may_allow_more_facts_and_stances(llm, settings, seed_text):
 def test_a_stance_is_kept_only_where_the_article_names_its_holder_near_the_cited_sentence(llm, settings, seed_text):
     sentences = split_sentences(seed_text)
     lavrov_at = next(i for i, s in enumerate(sentences, 1) if "Lavrov" in s.text)
-    # A sentence with no "Lavrov" in it, nor in the two before it or the one after it.
-    far = next(i for i in range(1, len(sentences) + 1) if not any("Lavrov" in s.text for s in sentences[max(0, i - 3) : i + 1]))
+    # A sentence with no "Lavrov" in it, nor in the sentences before and after it that count.
+    def window(i):  # sentence numbers are 1-based
+        return sentences[max(0, i - 1 - wire.ATTRIBUTION_BEFORE) : i + wire.ATTRIBUTION_AFTER]
+
+    far = next(i for i in range(1, len(sentences) + 1) if not any("Lavrov" in s.text for s in window(i)))
     stances = [
         {"holder": "Sergei Lavrov", "target": "Ukraine", "position": "opposes", "n": lavrov_at},
         {"holder": "Sergei Lavrov", "target": "China", "position": "supports", "n": far},
