@@ -5,6 +5,7 @@ import time, side by side with raw ``openai`` and with ``instructor``.
     .venv/bin/python bench/bench_overhead.py            # everything (~1-2 minutes once the venv exists)
     .venv/bin/python bench/bench_overhead.py --quick    # fewer calls, for a smoke test
     .venv/bin/python bench/bench_overhead.py --skip-instructor
+    .venv/bin/python bench/bench_overhead.py --imports-only --against 89de16e   # import time, two trees
 
 Layout. This process (the main venv) starts the ScriptedLLM servers and never makes a call
 itself. Every client runs in a worker subprocess, so each client process is measured the same
@@ -35,7 +36,9 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -317,40 +320,49 @@ t0 = time.perf_counter()
 t1 = time.perf_counter()
 {second}
 t2 = time.perf_counter()
-print(json.dumps({{"first": t1 - t0, "second": t2 - t1, "openai_loaded": "openai" in sys.modules}}))
+print(json.dumps({{"first": t1 - t0, "second": t2 - t1, "openai_loaded": "openai" in sys.modules,
+                  "summariser": getattr(sys.modules.get("summariser"), "__file__", None)}}))
 """
+IMPORT_SUMMARISER = "import openai; import summariser"
 
-# label -> (python, first statement, second statement); the "second" time is what it adds.
-def _import_cases(instructor_python: Path | None) -> dict[str, tuple[Path, str, str]]:
+
+# label -> (python, source tree, first statement, second statement); the "second" time is what it
+# adds. ``python -c`` puts its working directory first on sys.path, so the tree is what it imports.
+def _import_cases(instructor_python: Path | None, against: list[tuple[str, Path]]) -> dict[str, tuple[Path, Path, str, str]]:
     cases = {
-        "import openai": (MAIN_PYTHON, "import openai", "pass"),
-        "import openai; import summariser": (MAIN_PYTHON, "import openai", "import summariser"),
+        "import openai": (MAIN_PYTHON, REPO, "import openai", "pass"),
+        IMPORT_SUMMARISER: (MAIN_PYTHON, REPO, "import openai", "import summariser"),
         "import openai; from summariser import summarise_article": (
-            MAIN_PYTHON, "import openai", "from summariser import summarise_article"),
+            MAIN_PYTHON, REPO, "import openai", "from summariser import summarise_article"),
         "import openai; import summariser, summariser.extract, summariser.llm": (
-            MAIN_PYTHON, "import openai", "import summariser, summariser.extract, summariser.llm"),
-        "import summariser (alone)": (MAIN_PYTHON, "import summariser", "pass"),
+            MAIN_PYTHON, REPO, "import openai", "import summariser, summariser.extract, summariser.llm"),
+        "import summariser (alone)": (MAIN_PYTHON, REPO, "import summariser", "pass"),
         "import summariser, summariser.extract, summariser.llm (alone)": (
-            MAIN_PYTHON, "import summariser, summariser.extract, summariser.llm", "pass"),
+            MAIN_PYTHON, REPO, "import summariser, summariser.extract, summariser.llm", "pass"),
     }
+    for label, tree in against:
+        cases[f"{IMPORT_SUMMARISER} [{label}]"] = (MAIN_PYTHON, tree, "import openai", "import summariser")
     if instructor_python is not None:
-        cases["[instructor venv] import openai"] = (instructor_python, "import openai", "pass")
+        cases["[instructor venv] import openai"] = (instructor_python, REPO, "import openai", "pass")
         # instructor's __init__ is lazy: name what a user imports so the import actually happens
         cases["[instructor venv] import openai; from instructor import from_openai, Mode"] = (
-            instructor_python, "import openai", "from instructor import from_openai, Mode")
+            instructor_python, REPO, "import openai", "from instructor import from_openai, Mode")
     return cases
 
 
-def measure_imports(runs: int, instructor_python: Path | None) -> dict[str, Any]:
-    cases = _import_cases(instructor_python)
+def measure_imports(runs: int, instructor_python: Path | None, against: list[tuple[str, Path]]) -> dict[str, Any]:
+    cases = _import_cases(instructor_python, against)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     samples: dict[str, list[dict[str, Any]]] = {label: [] for label in cases}
 
     def run(label: str) -> dict[str, Any]:
-        python, first, second = cases[label]
+        python, tree, first, second = cases[label]
         code = _IMPORT_SNIPPET.format(first=first, second=second)
-        done = subprocess.run([str(python), "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
-        return json.loads(done.stdout)
+        done = subprocess.run([str(python), "-c", code], cwd=tree, env=env, capture_output=True, text=True, check=True)
+        result = json.loads(done.stdout)
+        if result["summariser"] and not Path(result["summariser"]).resolve().is_relative_to(tree.resolve()):
+            raise SystemExit(f"{label!r} imported {result['summariser']}, not the tree {tree}")
+        return result
 
     for label in cases:  # once untimed: write the .pyc files, warm the page cache
         run(label)
@@ -363,11 +375,51 @@ def measure_imports(runs: int, instructor_python: Path | None) -> dict[str, Any]
         out[label] = {
             "first_ms": statistics.median(x["first"] for x in s) * 1000,
             "adds_ms": statistics.median(x["second"] for x in s) * 1000,
+            "adds_min_ms": min(x["second"] for x in s) * 1000,
             "total_ms": statistics.median(x["first"] + x["second"] for x in s) * 1000,
             "openai_loaded": s[0]["openai_loaded"],
             "runs": len(s),
         }
     return out
+
+
+def against_tree(spec: str, stack: ExitStack) -> tuple[str, Path]:
+    """(label, source tree) for ``--against``: a directory as it is, or a git commit of this
+    repository unpacked (``git archive``) into a temporary directory that ``stack`` removes."""
+    path = Path(spec)
+    if path.is_dir():
+        return f"{spec}: {_code_state(path)}", path.resolve()
+    commit = subprocess.run(["git", "rev-parse", "--short", f"{spec}^{{commit}}"], cwd=REPO, capture_output=True, text=True)
+    if commit.returncode != 0:
+        raise SystemExit(f"--against {spec}: neither a directory nor a commit of {REPO}")
+    tree = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-import-")))
+    archive = subprocess.run(["git", "archive", commit.stdout.strip()], cwd=REPO, capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return commit.stdout.strip(), tree
+
+
+def import_lines(imports: dict[str, Any], against: list[tuple[str, Path]]) -> list[str]:
+    """Section 4 of the report: every case, the target, and this tree beside each ``--against`` tree."""
+    runs = next(iter(imports.values()))["runs"]
+    lines = [f"4. Import time: fresh interpreter per run, perf_counter around the imports, median of "
+             f"{runs} runs (interpreter start-up excluded)",
+             f"   {'statement(s)':<72}{'1st ms':>8}{'adds ms':>9}{'total ms':>10}  openai loaded"]
+    for label, r in imports.items():
+        lines.append(f"   {label:<72}{r['first_ms']:>8.1f}{r['adds_ms']:>9.1f}{r['total_ms']:>10.1f}  {r['openai_loaded']}")
+    adds = imports[IMPORT_SUMMARISER]["adds_ms"]
+    real = imports["import openai; import summariser, summariser.extract, summariser.llm"]["adds_ms"]
+    lines.append(f"   target: import summariser adds <= 50 ms to import openai  ->  {'PASS' if adds <= 50 else 'MISS'} "
+                 f"({adds:.1f} ms; with what a real call needs, extract + llm: {real:.1f} ms)")
+    if against:
+        here = imports[IMPORT_SUMMARISER]
+        lines.append(f"   side by side, interleaved: what `import summariser` adds to `import openai` ({runs} runs each)")
+        lines.append(f"   {'source tree':<72}{'median ms':>10}{'min ms':>8}{'this / that (median, min)':>28}")
+        lines.append(f"   {'this one: ' + _code_state():<72}{here['adds_ms']:>10.1f}{here['adds_min_ms']:>8.1f}")
+        for label, _ in against:
+            there = imports[f"{IMPORT_SUMMARISER} [{label}]"]
+            ratios = f"{here['adds_ms'] / there['adds_ms']:.3f}, {here['adds_min_ms'] / there['adds_min_ms']:.3f}"
+            lines.append(f"   {label:<72}{there['adds_ms']:>10.1f}{there['adds_min_ms']:>8.1f}{ratios:>28}")
+    return lines
 
 
 # ============================================================================================
@@ -464,11 +516,11 @@ def run_worker(python: Path, kind: str, job: dict[str, Any], latency_s: float) -
             server.stop()
 
 
-def _code_state() -> str:
+def _code_state(repo: Path = REPO) -> str:
     """Which summariser was measured: the commit, and whether summariser/ had local edits."""
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "summariser"], cwd=REPO, capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "summariser"], cwd=repo, capture_output=True,
                                text=True).stdout.strip()
     except OSError:
         return "unknown (no git)"
@@ -479,7 +531,8 @@ def _fmt_ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.3f}" if a is not None and b else "-"
 
 
-def report(results: dict[str, Any], imports: dict[str, Any] | None, job: dict[str, Any], latency_s: float) -> str:
+def report(results: dict[str, Any], imports: dict[str, Any] | None, job: dict[str, Any], latency_s: float,
+           against: list[tuple[str, Path]]) -> str:
     main, inst = results.get("main"), results.get("instructor")
     lines: list[str] = []
     add = lines.append
@@ -555,15 +608,7 @@ def report(results: dict[str, Any], imports: dict[str, Any] | None, job: dict[st
     add("")
 
     if imports:
-        add(f"4. Import time: fresh interpreter per run, perf_counter around the imports, median of "
-            f"{next(iter(imports.values()))['runs']} runs (interpreter start-up excluded)")
-        add(f"   {'statement(s)':<72}{'1st ms':>8}{'adds ms':>9}{'total ms':>10}  openai loaded")
-        for label, r in imports.items():
-            add(f"   {label:<72}{r['first_ms']:>8.1f}{r['adds_ms']:>9.1f}{r['total_ms']:>10.1f}  {r['openai_loaded']}")
-        adds = imports["import openai; import summariser"]["adds_ms"]
-        real = imports["import openai; import summariser, summariser.extract, summariser.llm"]["adds_ms"]
-        add(f"   target: import summariser adds <= 50 ms to import openai  ->  {'PASS' if adds <= 50 else 'MISS'} "
-            f"({adds:.1f} ms; with what a real call needs, extract + llm: {real:.1f} ms)")
+        lines += import_lines(imports, against)
     return "\n".join(lines)
 
 
@@ -580,6 +625,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-runs", type=int, default=7)
     parser.add_argument("--skip-instructor", action="store_true", help="only summariser vs raw openai")
     parser.add_argument("--skip-imports", action="store_true")
+    parser.add_argument("--imports-only", action="store_true", help="only the import-time section (no servers, no instructor)")
+    parser.add_argument("--against", action="append", default=[], metavar="TREE_OR_COMMIT",
+                        help="also time `import openai; import summariser` in this source tree (a directory, or a commit "
+                             "unpacked with git archive), interleaved with this one; repeat for more trees")
     parser.add_argument("--quick", action="store_true", help="60 calls, 1 async repeat, 3 import runs")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
@@ -588,7 +637,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.calls, args.warmup, args.async_repeats, args.import_runs = 60, 10, 1, 3
+    with ExitStack() as stack:
+        against = [against_tree(spec, stack) for spec in args.against]
+        if args.imports_only:
+            imports = measure_imports(args.import_runs, None, against)
+            print(f"summariser import time — python {sys.version.split()[0]} | load average at the end: "
+                  f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+            print("\n".join(import_lines(imports, against)))
+            if args.json:
+                args.json.write_text(json.dumps({"imports": imports}, indent=2))
+            return 0
+        return _run_all(args, against)
 
+
+def _run_all(args: argparse.Namespace, against: list[tuple[str, Path]]) -> int:
+    """Every section: the workers against the scripted servers, then import time."""
     article = SEED.read_text(encoding="utf-8")
     job = {
         "article": article,
@@ -604,8 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {"main": run_worker(MAIN_PYTHON, "main", job, args.latency)}
     if instructor_python is not None:
         results["instructor"] = run_worker(instructor_python, "instructor", job, args.latency)
-    imports = None if args.skip_imports else measure_imports(args.import_runs, instructor_python)
-    print(report(results, imports, job, args.latency))
+    imports = None if args.skip_imports else measure_imports(args.import_runs, instructor_python, against)
+    print(report(results, imports, job, args.latency, against))
     if args.json:
         args.json.write_text(json.dumps({"results": results, "imports": imports,
                                          "job": {k: v for k, v in job.items() if k not in ("article", "body")}}, indent=2))
