@@ -27,15 +27,15 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from .article import Article
 from .config import Settings
-from .drive import iterate_in_thread, run_blocking
 from .errors import LLMError, SummariserError
 from .prompts import Prompt, load_prompt
-from .llm import ChatModel
-from .llm.retry import released
 from .schema import ArticleSummary
 from .session import ArticleTask, Reply, ReplyRejected, Session, build_summary, summary_key
 
+# drive and llm.retry are imported where they are used, so ``import summariser`` does not load
+# them (tests/test_project.py holds it): the first summary pays for them, not every import.
 if TYPE_CHECKING:
+    from .llm import ChatModel
     from .store import Store
 
 
@@ -341,6 +341,8 @@ class Summariser:
 
     async def _converse(self, session: Session, recorder: _RunRecorder, io: _IO):
         """Drive one session to an accepted draft: the only re-ask loop (summaries and briefings)."""
+        from .llm.retry import released
+
         retrying = AsyncRetrying(stop=stop_after_attempt(session.max_attempts * 2), retry=_REASK, sleep=io.sleep, reraise=True)
         with released(retrying):
             async for attempt in retrying:
@@ -359,10 +361,14 @@ class Summariser:
     # -- sync: the same core, its I/O blocking ---------------------------------------------
     def run(self, article: Article | str, *, refresh: bool = False) -> Outcome:
         """Summarise one article; never raises a SummariserError (it is in ``Outcome.error``)."""
+        from .drive import run_blocking
+
         return run_blocking(self._run(article, refresh, self._io(blocking=True)))
 
     def converse(self, session: Session):
         """Drive one session to an accepted draft (briefings use it for their own sessions)."""
+        from .drive import run_blocking
+
         return run_blocking(self._converse(session, _RunRecorder(None, None), self._io(blocking=True)))
 
     def summarise(self, article: Article | str, *, refresh: bool = False) -> ArticleSummary:
@@ -395,6 +401,8 @@ class Summariser:
                     raise outcome.error
                 yield outcome
             return
+        from .drive import iterate_in_thread
+
         yield from iterate_in_thread(
             lambda: self.arun_many(articles, refresh=refresh, concurrency=concurrency), close=self.aclose
         )
