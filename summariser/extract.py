@@ -21,7 +21,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
@@ -59,8 +59,7 @@ class Outcome:
         return self.summary is not None
 
 
-@dataclass(frozen=True)
-class _IO:
+class _IO(NamedTuple):  # not a frozen dataclass: that costs ~0.8 ms more to define at import
     """How the core waits: ``ChatModel.acomplete`` and ``asyncio.sleep`` for the async API,
     blocking ``complete`` and ``time.sleep`` wrapped in coroutines for the sync one."""
 
