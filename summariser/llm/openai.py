@@ -35,7 +35,7 @@ from ..errors import (
 )
 from . import Reply
 from .replies import reply_from_body
-from .retry import CONNECT_TRIES, CONNECT_WAIT_S, RetryPolicy, Transient, is_retryable_status, retry_after_s
+from .retry import CONNECT_TRIES, CONNECT_WAIT_S, RetryPolicy, Transient, status_failure
 
 PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 _CONTEXT_HINTS = ("context_length", "context length", "context size", "maximum context", "too many tokens", "exceeds the available context")
@@ -71,8 +71,9 @@ def translate_error(exc: Exception, settings: Settings, *, model: str | None = N
     code = (getattr(exc, "code", None) or "").lower()
     if status == 429 and code == "insufficient_quota":
         return AuthError(f"{where} says the account has no quota left (429 insufficient_quota): check billing or use another key")
-    if is_retryable_status(status):
-        return Transient(f"{where} answered {status}: {message}", retry_after_s(getattr(exc.response, "headers", None) or {}))
+    failure = status_failure(status, getattr(exc.response, "headers", None) or {}, f"{where} answered {status}: {message}")
+    if failure is not None:  # the rule which statuses are worth another try is llm.retry's alone
+        return failure
     if status in (401, 403):
         return AuthError(f"{where} rejected the credentials ({status}): check OPENAI_API_KEY (and OPENAI_BASE_URL)")
     lowered = f"{code} {message}".lower()
