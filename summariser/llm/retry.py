@@ -136,26 +136,10 @@ class RetryPolicy:
 
     def next_wait_s(self, failure: Transient, tries: int, *, elapsed_s: float) -> float | None:
         """The pause before the next try after ``failure`` ended try number ``tries`` (``elapsed_s``
-        after the first began), or None when the policy gives up: the loop of a caller that does
-        not run tenacity (the Files and Batches calls, the local batch runner)."""
+        after the first began), or None when the policy gives up: what every transport loop asks
+        (the chat client, the Files and Batches calls, the local batch runner)."""
         wait = self.wait_s(failure, tries)
         return None if self.gives_up(failure, tries, elapsed_s=elapsed_s, wait_s=wait) else wait
-
-    def tenacity(self) -> dict[str, Any]:
-        """The same rule as tenacity arguments (``Retrying(**policy.tenacity())``)."""
-        from tenacity import retry_if_exception_type
-
-        return {"retry": retry_if_exception_type(Transient), "wait": self._tenacity_wait, "stop": self._tenacity_stop, "reraise": True}
-
-    def _tenacity_wait(self, state: Any) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return self.wait_s(exc, state.attempt_number) if isinstance(exc, Transient) else backoff_s(state.attempt_number)
-
-    def _tenacity_stop(self, state: Any) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        if not isinstance(exc, Transient):
-            return True
-        return self.gives_up(exc, state.attempt_number, elapsed_s=state.seconds_since_start or 0.0, wait_s=state.upcoming_sleep)
 
 
 R = TypeVar("R", bound="BaseRetrying")
