@@ -66,14 +66,15 @@ def test_seed_article_offline_gives_a_grounded_summary_naming_wang_yi_and_lavrov
 
 
 @pytest.mark.skipif(not _local_extra_installed(), reason="the local extra is not installed: pip install -e '.[local]'")
-def test_seed_article_with_participants_filled_by_code_article_7():
-    """article@7 on the real model: every participant the seed is about, each country once under
-    its own name (never a demonym or capital of its own), quotes at their offsets."""
+def test_seed_article_with_participants_filled_by_code_article_8():
+    """article@8 on the real model: every participant the seed is about, each country once under
+    its own name (never a demonym or capital of its own), quotes at their offsets, and the two
+    governments' positions as stances held by participants."""
     from summariser.countries import lookup_country
 
-    summary = _summarise_seed("--prompt", "article@7")
+    summary = _summarise_seed("--prompt", "article@8")
     text = SEED_ARTICLE.read_text(encoding="utf-8").strip()
-    assert summary.provenance.prompt_version == 7 and summary.grounding.grounding_rate == 1.0
+    assert summary.provenance.prompt_version == 8 and summary.grounding.grounding_rate == 1.0
     for item in [*summary.key_facts, *summary.stances]:
         assert text[item.quote_start : item.quote_end] == item.quote
 
@@ -86,7 +87,10 @@ def test_seed_article_with_participants_filled_by_code_article_7():
             assert match is not None and match.relation == "name", listed
     assert len(names) == len(summary.participants) <= 10
     assert not any("kelly" in n.lower() or "popeski" in n.lower() for n in names)  # the byline
+    assert len(summary.stances) >= 2, json.dumps([s.model_dump() for s in summary.stances])
     assert {s.holder for s in summary.stances} <= names
+    assert all(len(f.statement) <= 200 and not f.statement.endswith((" must", " and", " the")) for f in summary.key_facts)
+    assert len(summary.summary.split()) <= 60 and summary.summary.endswith((".", "!", "?"))
 
 
 @pytest.mark.skipif(not _local_extra_installed(), reason="the local extra is not installed: pip install -e '.[local]'")
