@@ -34,7 +34,7 @@ from .errors import ConfigError, PromptError
 
 # The version ``NAME`` without ``@VERSION`` means. A newer version stays opt-in (``--prompt
 # article@6``) until an evaluation shows it wins; then this line moves to it.
-DEFAULT_VERSIONS = {"article": 7}
+DEFAULT_VERSIONS = {"article": 8}
 
 _FILE_RE = re.compile(r"^v(\d+)\.toml$")
 _REF_RE = re.compile(r"^([a-z][a-z0-9_-]*)(?:@(\d+))?$")

@@ -15,7 +15,7 @@ SEEDS = REPO / "seeds"
 SEED_ARTICLE = SEEDS / "reuters-moscow-beijing-ukraine.txt"
 # Tests script whole replies as SummaryDraft JSON (quotes copied): the reply format of
 # article@2, so they run on article@2 (SUMMARISER_PROMPT, set for every test below). The default
-# prompt (article@7, evidence by reference) has its own tests: the `default_prompt` fixture
+# prompt (article@8, evidence by reference) has its own tests: the `default_prompt` fixture
 # unsets the variable, and the scripted server's default responder answers both formats.
 DRAFT_PROMPT = "article@2"
 

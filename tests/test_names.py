@@ -515,14 +515,14 @@ def test_fill_drops_a_name_found_only_inside_a_longer_word():
 
 
 def test_the_default_prompt_fills_participants_through_the_real_client(default_prompt, llm, seed_text):
-    """The released default (article@7) over HTTP: the scripted server answers its compact
+    """The released default (article@8) over HTTP: the scripted server answers its compact
     evidence-by-reference request; code adds the candidates the reply left out."""
     from summariser.config import Settings
     from summariser.extract import summarise_article
 
     settings = Settings.load(base_url=llm.base_url, model="scripted")
     summary = summarise_article(seed_text, settings=settings)
-    assert f"{summary.provenance.prompt}@{summary.provenance.prompt_version}" == default_prompt == "article@7"
+    assert f"{summary.provenance.prompt}@{summary.provenance.prompt_version}" == default_prompt == "article@8"
     body = llm.requests[0]
     assert body["response_format"]["json_schema"]["name"] == "article_refs"
     assert "Wang Yi (person; also Wang)" in body["messages"][1]["content"]  # phrase hints, kinds guessed

@@ -18,7 +18,7 @@ RELEASED = {
     "article/v2.toml": "bbcc074bd978",
     "article/v6.toml": "bb291804b0c2",
     "article/v7.toml": "3885d6a77fc6",
-    "article/v8.toml": "f1d828222240",
+    "article/v8.toml": "0d781cfff29d",
     "briefing/v1.toml": "10a9bee0b04e",
     "briefing/v2.toml": "1a881361a96a",
     "story/v1.toml": "a8a503c7638c",
@@ -159,14 +159,14 @@ def test_ner_hints_without_spacy_fail_with_what_to_install(tmp_path, monkeypatch
         ner.load_spacy.cache_clear()
 
 
-def test_prompts_list_marks_the_default_not_the_newest():
+def test_prompts_list_marks_the_default():
     from typer.testing import CliRunner
 
     from summariser.cli.prompts import app
 
     out = CliRunner().invoke(app, ["list"], env={"COLUMNS": "200"}).output
     rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.startswith("│") and "article@" in line}
-    assert rows["article@7"] == "yes" and rows["article@2"] == "" and rows["article@6"] == ""
+    assert rows["article@8"] == "yes" and rows["article@7"] == "" and rows["article@2"] == ""
 
 
 def test_list_prompts_with_defaults_marks_what_name_alone_loads():
@@ -176,7 +176,7 @@ def test_list_prompts_with_defaults_marks_what_name_alone_loads():
     assert [p.ref for p, _ in rows] == [p.ref for p in list_prompts()]
     defaults = [p.ref for p, default in rows if default]
     assert defaults == [load_prompt(name).ref for name in dict.fromkeys(p.name for p, _ in rows)]
-    assert "article@7" in defaults and "article@2" not in defaults
+    assert "article@8" in defaults and "article@7" not in defaults
 
 
 def test_diff_prompts_takes_refs_as_well_as_prompts():
