@@ -60,7 +60,6 @@ class _PromptFile(BaseModel):
     fill_min_count: int = Field(2, ge=1)
     max_facts: int = Field(4, ge=3, le=6)
     max_stances: int = Field(3, ge=0, le=5)
-    lead_facts: int = Field(0, ge=0, le=3)
 
 
 @dataclass(frozen=True)
@@ -106,10 +105,6 @@ class Prompt:
     # public schema holds up to 6 and 5.
     max_facts: int = 4
     max_stances: int = 3
-    # Key facts code adds: the article's first ``lead_facts`` sentences that state something
-    # (a news lede holds the story's main facts; the 1.5B model often cites later ones), put
-    # first, within the public cap of 6 (wire.with_lead).
-    lead_facts: int = 0
 
     @property
     def ref(self) -> str:
@@ -199,7 +194,6 @@ def load_prompt_file(path: Path, name: str | None = None) -> Prompt:
         fill_min_count=meta.fill_min_count,
         max_facts=meta.max_facts,
         max_stances=meta.max_stances,
-        lead_facts=meta.lead_facts,
     )
 
 

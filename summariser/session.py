@@ -708,10 +708,9 @@ def build_summary(
     draft = tidy_participants(session.draft, getattr(session.task, "citable", article.text), session.prompt)
     verified = session.grounding.verified
     if session.prompt.reply == "refs":  # a cited date line is no key fact (wire.drop_date_facts)
-        facts, lead = wire.with_lead(wire.drop_date_facts(list(draft.key_facts)), getattr(session.task, "citable", article.text), session.prompt.lead_facts)
-        draft = draft.model_copy(update={"key_facts": facts})
+        draft = draft.model_copy(update={"key_facts": wire.drop_date_facts(list(draft.key_facts))})
         quotes = {f.quote for f in draft.key_facts} | {s.quote for s in draft.stances}
-        verified = [q for q in [*lead, *verified] if q.quote in quotes]
+        verified = [q for q in verified if q.quote in quotes]
     grounding = Grounding(
         verified=verified,
         unverified=session.dropped,

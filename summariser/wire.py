@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .schema import KeyFact, ParticipantKind, QuoteCheck, StancePosition, SummaryDraft, strip_titles
+from .schema import ParticipantKind, StancePosition, SummaryDraft, strip_titles
 from .sentences import quote_for, split_sentences
 
 REPLY_SCHEMA_NAME = "article_refs"
@@ -315,41 +315,6 @@ def attributed_stances(stances: list[Any], participants: list[Any], text: str) -
         if any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", window, re.IGNORECASE) for name in names):
             kept.append(stance)
     return kept
-
-
-MAX_KEY_FACTS = 6  # SummaryDraft.key_facts holds at most 6
-_LEDE_MIN_WORDS = 8
-
-
-def lede(text: str, count: int) -> list[Any]:
-    """The first ``count`` sentences (``sentences.Span``) of the article that state something: a
-    sentence that ends in . ! or ? with at least 8 words; headlines, datelines, date lines and
-    bylines are passed over."""
-    found = []
-    for span in split_sentences(text):
-        if len(found) >= count:
-            break
-        if len(span.text.split()) >= _LEDE_MIN_WORDS and _SENTENCE_END.search(span.text[-3:]) and not _BYLINE.match(span.text) and not is_date_line(span.text):
-            found.append(span)
-    return found
-
-
-def with_lead(key_facts: list[Any], text: str, count: int) -> tuple[list[Any], list[QuoteCheck]]:
-    """``key_facts`` with the article's lede (``lede``) first where the model did not cite it,
-    within the public cap (the model's last picks make room), and a verified check for each
-    added quote: a prefix of its sentence, so grounded by construction."""
-    cited = {fact.quote for fact in key_facts}
-    added = [(clip(span.text, QUOTE_MAX_CHARS), span) for span in lede(text, count)]
-    added = [(quote, span) for quote, span in added if quote not in cited]
-    if not added:
-        return key_facts, []
-    facts = [KeyFact(quote=quote, statement=statement_for(span.text)) for quote, span in added]
-    facts += key_facts[: max(0, MAX_KEY_FACTS - len(facts))]
-    checks = [
-        QuoteCheck(path=f"key_facts[{i}].quote", quote=quote, match="exact", score=100.0, start=span.start, end=span.start + len(quote))
-        for i, (quote, span) in enumerate(added)
-    ]
-    return facts, checks
 
 
 def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]:

@@ -160,30 +160,6 @@ def test_a_stance_is_kept_only_where_the_article_names_its_holder_near_the_cited
     assert all(q.quote != wire.sentence_quote(seed_text, far)[0] for q in summary.grounding.verified)
 
 
-def test_lead_facts_put_the_lede_first_grounded_with_offsets(llm, settings, seed_text, tmp_path):
-    import dataclasses
-
-    prompt = dataclasses.replace(load_prompt("article@8"), lead_facts=2)
-    sentences = split_sentences(seed_text)
-    llm.enqueue(reply(_reply(facts=[2, 5, 6, 7, 8, 9])))  # cites the second sentence, not the first
-    with Summariser(settings, prompt=prompt) as s:
-        summary = s.summarise(seed_text)
-    lede = [wire.clip(sentences[0].text, wire.QUOTE_MAX_CHARS), wire.clip(sentences[1].text, wire.QUOTE_MAX_CHARS)]
-    assert [f.quote for f in summary.key_facts[:2]] == lede  # the first sentence added, the second where it was
-    assert len(summary.key_facts) == 6 and summary.key_facts[-1].quote == wire.clip(sentences[7].text, wire.QUOTE_MAX_CHARS)  # the model's last pick made room
-    for fact in summary.key_facts:
-        assert seed_text[fact.quote_start : fact.quote_end] == fact.quote
-    assert {q.quote for q in summary.grounding.verified} >= set(lede)
-
-
-def test_the_lede_skips_headlines_date_lines_and_bylines():
-    text = "Robots win medal\n\nFriday, July 21, 2017\n\nA group of Afghan teenagers was awarded a silver medal on Tuesday in Washington. They had been refused visas twice before the event."
-    assert [span.text for span in wire.lede(text, 2)] == [
-        "A group of Afghan teenagers was awarded a silver medal on Tuesday in Washington.",
-        "They had been refused visas twice before the event.",
-    ]
-
-
 def test_summary_is_held_to_sixty_words_at_a_sentence_end(llm, settings, seed_text):
     long = "Wang Yi met Sergei Lavrov in Moscow for talks. " * 8 + "And one more sentence"
     llm.enqueue(reply(_reply(summary=long)))
