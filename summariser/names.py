@@ -524,6 +524,12 @@ def _resolve_country(person: Participant) -> CountryMatch | None:
     return None
 
 
+def _uncountry(name: str) -> ParticipantKind:
+    """The kind of a name the model called a country that is none: people of one ("Mongolian
+    officials", a word in lower case) are a group, anything else ("Hawaii") a place."""
+    return "group" if any(word[:1].islower() for word in name.split()) else "place"
+
+
 def _find_candidate(name: str, found: Sequence[Candidate]) -> Candidate | None:
     key = _key(_bare(name))
     for cand in found:
@@ -570,7 +576,8 @@ def normalise_participants(
             kind = person.kind if person.kind != "country" else cand.kind
             add(f"cand:{cand.name}", cand.name, kind, person)
         else:
-            add(f"name:{_key(bare)}", bare if _in_article(bare, text_key) else person.name, person.kind, person)
+            kind = person.kind if person.kind != "country" else _uncountry(bare)
+            add(f"name:{_key(bare)}", bare if _in_article(bare, text_key) else person.name, kind, person)
     _fold_surnames(merged, order)
 
     result = []

@@ -707,8 +707,8 @@ def build_summary(
     )
     draft = tidy_participants(session.draft, getattr(session.task, "citable", article.text), session.prompt)
     verified = session.grounding.verified
-    if session.prompt.reply == "refs":  # a cited date line is no key fact (wire.drop_date_facts)
-        draft = draft.model_copy(update={"key_facts": wire.drop_date_facts(list(draft.key_facts))})
+    if session.prompt.reply == "refs":  # a cited date line or picture credit is no key fact (wire.drop_non_facts)
+        draft = draft.model_copy(update={"key_facts": wire.drop_non_facts(list(draft.key_facts))})
         quotes = {f.quote for f in draft.key_facts} | {s.quote for s in draft.stances}
         verified = [q for q in verified if q.quote in quotes]
     grounding = Grounding(

@@ -276,9 +276,19 @@ def is_date_line(quote: str) -> bool:
     return bool(words) and all(_date_word().match(w) for w in words)
 
 
-def drop_date_facts(key_facts: list[Any]) -> list[Any]:
-    """The key facts without those that only date the article, unless nothing else is left."""
-    kept = [fact for fact in key_facts if not is_date_line(fact.quote)]
+_CREDIT_LINE = re.compile(r"^\W*(?:image|photo|photograph|picture|caption|credit|file photo|video)s?\s*:", re.IGNORECASE)
+
+
+def is_credit_line(quote: str) -> bool:
+    """A quote that credits a picture or names the reporters ("Image: Nick Moreau.", "(Reporting by
+    ...)"): the model cites Wikinews captions as key facts; they state nothing about the story."""
+    return bool(_CREDIT_LINE.match(quote) or _BYLINE.match(quote))
+
+
+def drop_non_facts(key_facts: list[Any]) -> list[Any]:
+    """The key facts without those that only date the article or credit a picture or its
+    reporters, unless nothing else is left."""
+    kept = [fact for fact in key_facts if not is_date_line(fact.quote) and not is_credit_line(fact.quote)]
     return kept or key_facts
 
 

@@ -138,6 +138,13 @@ def test_a_capital_only_named_as_a_place_stays_a_place():
     assert "Paris" not in by_name["France"].aliases
 
 
+def test_a_name_called_a_country_that_is_none_is_listed_as_a_group_or_place(seed_text):
+    model = [_p("Mongolian officials", "country"), _p("Malta", "country"), _p("White House", "country")]
+    kinds = {p.name: p.kind for p in normalise_participants(model, seed_text, found=candidates(seed_text, use_spacy=False))}
+    assert kinds["Mongolian officials"] == "group" and kinds["Malta"] == "country"
+    assert kinds["White House"] in {"place", "organisation", "other"}  # never a country of its own
+
+
 def test_a_capital_that_acts_joins_its_country():
     text = "Moscow's envoy said Russia would not attend. The meeting in Moscow was cancelled."
     by_name = _by_name(candidates(text, use_spacy=False))

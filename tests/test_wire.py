@@ -385,15 +385,26 @@ def test_candidates_are_the_hints_and_names_are_merged_after_grounding(llm, sett
 
 def test_a_cited_date_line_is_no_key_fact_unless_nothing_else_is_left():
     from summariser.schema import KeyFact
-    from summariser.wire import drop_date_facts, is_date_line
+    from summariser.wire import drop_non_facts, is_date_line
 
     assert is_date_line("Tuesday, March 8, 2011") and is_date_line("Monday, March 5, 2007")
     assert not is_date_line("Microsoft waits for death of Internet Explorer 6")
     assert not is_date_line("On March 8, 2011 Microsoft said it would stop.")
     date = KeyFact(quote="Tuesday, March 8, 2011", statement="Tuesday, March 8, 2011")
     fact = KeyFact(quote="Microsoft said it would stop.", statement="Microsoft said it would stop.")
-    assert drop_date_facts([date, fact]) == [fact]
-    assert drop_date_facts([date]) == [date]
+    assert drop_non_facts([date, fact]) == [fact]
+    assert drop_non_facts([date]) == [date]
+
+
+def test_a_picture_credit_or_byline_is_no_key_fact():
+    from summariser.schema import KeyFact
+    from summariser.wire import drop_non_facts, is_credit_line
+
+    assert is_credit_line("Image: Nick Moreau.") and is_credit_line("(Reporting by Ron Popeski; Editing by Rosalba O'Brien)")
+    assert not is_credit_line("Imagine a city with no cars, the mayor said.")
+    credit = KeyFact(quote="Image: Nick Moreau.", statement="Image: Nick Moreau.")
+    fact = KeyFact(quote="The 22nd Fan Expo Canada took place in Toronto.", statement="The 22nd Fan Expo Canada took place in Toronto.")
+    assert drop_non_facts([credit, fact]) == [fact]
 
 
 def test_a_summary_carries_no_date_line_fact_and_no_check_for_it():
