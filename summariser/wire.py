@@ -34,7 +34,6 @@ QUOTE_MAX_CHARS = 200  # KeyFact.quote / Stance.quote caps of the public schema
 # ``fit_text`` then steps back to the last whole sentence or word.
 CAPS = {"headline": 100, "summary": 340, "name": 60, "role": 40, "target": 60}
 MIN_FACTS, MAX_FACTS, MAX_PARTICIPANTS, MAX_STANCES = 3, 4, 8, 3
-DRAFT_MAX_PARTICIPANTS = 10  # SummaryDraft.participants holds at most 10
 # Completion tokens a repair may use: a short object per replaced item.
 REPAIR_TOKENS_BASE, REPAIR_TOKENS_PER_ITEM = 24, 64
 
@@ -182,6 +181,14 @@ _DANGLING = frozenset(
 )
 
 
+def _drop_dangling(words: list[str]) -> str:
+    """``words`` joined, without trailing words a cut text must not end on ("and", "of", "must")
+    or bare punctuation; the first word always stays."""
+    while len(words) > 1 and words[-1].strip(" ,;:-–—").casefold() in _DANGLING | {""}:
+        words = words[:-1]
+    return " ".join(words).rstrip(" ,;:-–—")
+
+
 def _without_stub(text: str) -> str:
     """``text`` without an unfinished last sentence ("... in Hawaii. The .", "... It was the ."):
     a grammar that must end the summary on a full stop lets the model close a sentence it had
@@ -214,9 +221,7 @@ def fit_text(text: str, *, cap: int | None = None, max_words: int | None = None,
         whole = [span for span in split_sentences(head) if _SENTENCE_END.search(span.text[-3:])]
         if whole:  # whole sentences rather than a dangling one
             return head[: whole[-1].end].strip()
-    while words and words[-1].strip(" ,;:-–—").casefold() in _DANGLING | {""}:
-        words = words[:-1]
-    return " ".join(words).rstrip(" ,;:-–—")
+    return _drop_dangling(words)
 
 
 def clip(text: str, cap: int) -> str:
@@ -230,10 +235,7 @@ def clip(text: str, cap: int) -> str:
     clause = max(head.rfind(mark) for mark in (", ", "; ", " – ", " — ", " - "))
     if clause >= cap // 2:
         head = head[:clause]
-    words = head.split(" ")
-    while len(words) > 1 and words[-1].strip(" ,;:-–—").casefold() in _DANGLING | {""}:
-        words = words[:-1]
-    return " ".join(words).rstrip(" ,;:-–—")
+    return _drop_dangling(head.split(" "))
 
 
 def sentence_quote(text: str, n: int) -> tuple[str, int, int] | None:
@@ -340,18 +342,19 @@ def to_draft(reply: WireReply, text: str) -> tuple[SummaryDraft, dict[str, str]]
             return ""
         return found[0]
 
-    def statement(n: int) -> str:
+    def fact(path: str, n: int) -> dict[str, str]:
         try:
-            return statement_for(quote_for(text, n)[0])
+            sentence = quote_for(text, n)[0]
         except ValueError:
-            return f"sentence {n}"
+            invalid[path] = f"sentence {n} does not exist"
+            return {"quote": "", "statement": f"sentence {n}"}
+        return {"quote": clip(sentence, QUOTE_MAX_CHARS), "statement": statement_for(sentence)}
 
     data = {
         "headline": fit_text(reply.headline, cap=CAPS["headline"], sentences=False),
         "summary": fit_text(reply.summary, cap=CAPS["summary"], max_words=SUMMARY_MAX_WORDS),
         "key_facts": [
-            {"quote": quote(f"key_facts[{i}]", n), "statement": statement(n)}
-            for i, n in enumerate(reply.facts)
+            fact(f"key_facts[{i}]", n) for i, n in enumerate(reply.facts)
         ],
         "participants": [
             {"name": fit_text(p.name, cap=CAPS["name"]), "kind": p.kind, "role": fit_text(p.role, cap=CAPS["role"]), "aliases": []}
@@ -502,10 +505,11 @@ def with_holders(reply: WireReply, is_named: Any) -> WireReply:
         stances.append(stance)
     if not added:
         return reply
-    # The draft holds 10 participants: the model's last picks that hold no stance make room.
+    # The draft's participant cap: the model's last picks that hold no stance make room.
+    cap = _base_schema(SummaryDraft)["properties"]["participants"]["maxItems"]
     holders = {normalise(s.holder) for s in stances}
     own = list(reply.participants)
-    while len(own) + len(added) > DRAFT_MAX_PARTICIPANTS:
+    while len(own) + len(added) > cap:
         spare = next((i for i in range(len(own) - 1, -1, -1) if normalise(own[i].name) not in holders), None)
         if spare is None:
             break
